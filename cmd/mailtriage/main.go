@@ -1,0 +1,72 @@
+// Command mailtriage turns inbound support email into routed tickets. Each
+// role of the topology is a subcommand; run "mailtriage help" for the list.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+// command is one subcommand. Each lives in a file of its own and adds
+// itself to commands with register.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string) error
+}
+
+var commands = map[string]command{}
+
+func register(name, summary string, run func(ctx context.Context, args []string) error) {
+	commands[name] = command{name: name, summary: summary, run: run}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage()
+		return 0
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "mailtriage: unknown command %q; run \"mailtriage help\" for the list\n", args[0])
+		return 2
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if err := cmd.run(ctx, args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(os.Stderr, "mailtriage %s: %v\n", cmd.name, err)
+		return 1
+	}
+	return 0
+}
+
+func usage() {
+	fmt.Println("usage: mailtriage COMMAND [flags]")
+	fmt.Println()
+	fmt.Println("commands:")
+	names := make([]string, 0, len(commands))
+	for name := range commands {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		fmt.Printf("  %-10s %s\n", name, commands[name].summary)
+	}
+	fmt.Println()
+	fmt.Println(`Run "mailtriage COMMAND -h" for the flags of one command.`)
+}

@@ -1,0 +1,97 @@
+// Package processors holds the steps every inbound message passes through:
+// dedupe, redact, classify and route. Each is a plain Go type that works
+// without Kafka; the runner in processors/runner drives them inside Kafka
+// transactions.
+package processors
+
+import (
+	"context"
+	"fmt"
+
+	"mailtriage/internal/state"
+	"mailtriage/schemas"
+)
+
+// Position locates the input record of a message. It is zero when the
+// message did not come from Kafka.
+type Position struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+}
+
+// Decision is what the chain decided for a message.
+type Decision struct {
+	Queue         string
+	Priority      string
+	Tags          []string
+	TicketRef     string
+	FollowUp      bool
+	SkipAutoReply bool
+	Reason        schemas.Reason
+}
+
+// Message is one inbound email moving through the chain, with what the
+// processors learned about it.
+type Message struct {
+	Email    schemas.InboundEmail
+	Position Position
+	// State is the store of the input partition the message came from.
+	State state.Store
+
+	Fingerprint string // set by dedupe
+	Duplicate   bool   // set by dedupe when the message was seen before
+	Decision    Decision
+}
+
+// Result tells the chain whether to go on with a message.
+type Result int
+
+const (
+	// Continue passes the message to the next processor.
+	Continue Result = iota
+	// Stop ends the chain for this message without an error, as dedupe does
+	// for a duplicate.
+	Stop
+)
+
+// Processor is one step of the chain.
+type Processor interface {
+	// Name is the stage name used in dead letters, logs and metrics.
+	Name() string
+	// Process inspects or changes m. An error sends the message to the
+	// dead-letter topic with this processor's name as the stage.
+	Process(ctx context.Context, m *Message) (Result, error)
+}
+
+// StageError is a processor failure with the stage it happened in.
+type StageError struct {
+	Stage string
+	Err   error
+}
+
+func (e *StageError) Error() string { return fmt.Sprintf("%s: %v", e.Stage, e.Err) }
+
+func (e *StageError) Unwrap() error { return e.Err }
+
+// Chain runs processors in order.
+type Chain []Processor
+
+// Run passes m through every processor until one stops it or fails. It
+// returns the name of the processor that stopped the message ("" when all
+// ran) and a *StageError when one failed.
+func (c Chain) Run(ctx context.Context, m *Message) (stoppedBy string, err error) {
+	for _, p := range c {
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		res, err := p.Process(ctx, m)
+		if err != nil {
+			return p.Name(), &StageError{Stage: p.Name(), Err: err}
+		}
+		if res == Stop {
+			return p.Name(), nil
+		}
+	}
+	return "", nil
+}

@@ -1,0 +1,20 @@
+// Package topics names every Kafka topic of the topology, with its partition
+// count and configuration, and creates and checks them with kadm.
+package topics
+
+// Topic names. The ".v1" suffix is the contract version: a change that is
+// not backward compatible gets a new topic.
+const (
+	Inbound       = "mailtriage.inbound.v1"       // InboundEmail, key tenant/messageId
+	Tickets       = "mailtriage.tickets.v1"       // TicketCommand, key tenant/ticketRef
+	Notifications = "mailtriage.notifications.v1" // Notification, key tenant/ticketRef
+	Analytics     = "mailtriage.analytics.v1"     // DecisionEvent, key tenant/messageId
+	AutoReplies   = "mailtriage.autoreplies.v1"   // auto-reply commands
+	Feedback      = "mailtriage.feedback.v1"      // human overrides of decisions
+	DLQ           = "mailtriage.dlq.v1"           // DeadLetter, key as the source record
+
+	// DedupeChangelog is the compacted changelog of the dedupe store. It has
+	// the same partition count as Inbound: partition p backs the store of
+	// input partition p.
+	DedupeChangelog = "mailtriage.processor.dedupe-changelog.v1"
+)
