@@ -95,3 +95,12 @@ func (c Chain) Run(ctx context.Context, m *Message) (stoppedBy string, err error
 	}
 	return "", nil
 }
+
+// Output is one record the chain produces for a message: a value of a
+// schemas type (TicketCommand, Notification or DecisionEvent) bound for a
+// topic under a key.
+type Output struct {
+	Topic string
+	Key   string
+	Value any
+}
