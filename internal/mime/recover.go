@@ -1,0 +1,222 @@
+package mime
+
+import (
+	"bytes"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// message is a raw message split into its top-level header block and body,
+// after the repairs that enmime cannot make itself.
+type message struct {
+	Fields   fields
+	Body     []byte
+	Warnings []string
+}
+
+// splitMessage reads the top-level header block of raw. It strips a leading
+// mbox "From " line and joins folded lines. A line without a colon continues
+// the field before it, unless the body evidently starts there without the
+// blank line that should precede it.
+func splitMessage(raw []byte) message {
+	var msg message
+	raw = bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf"))
+	raw, stripped := stripMboxFromLine(raw)
+	if stripped {
+		msg.Warnings = append(msg.Warnings, `leading mbox "From " line removed`)
+	}
+
+	rest := raw
+	for len(rest) > 0 {
+		line, next := cutLine(rest)
+		if len(bytes.TrimRight(line, "\r\n")) == 0 {
+			msg.Body = next
+			return msg
+		}
+		text := strings.TrimRight(string(line), "\r\n")
+
+		switch {
+		case (text[0] == ' ' || text[0] == '\t') && len(msg.Fields) > 0:
+			msg.Fields[len(msg.Fields)-1].Value += " " + strings.TrimSpace(text)
+		case fieldName(text) != "":
+			name := fieldName(text)
+			value := text[strings.IndexByte(text, ':')+1:]
+			msg.Fields = append(msg.Fields, field{Name: name, Value: strings.TrimSpace(value)})
+		case len(msg.Fields) == 0 || bodyStartsHere(rest, msg.Fields):
+			msg.Warnings = append(msg.Warnings, "no blank line between header and body; body starts at the first line that is not a header field")
+			msg.Body = rest
+			return msg
+		default:
+			msg.Warnings = append(msg.Warnings, fmt.Sprintf("header line without a colon after %s joined to that field", msg.Fields[len(msg.Fields)-1].Name))
+			msg.Fields[len(msg.Fields)-1].Value += " " + strings.TrimSpace(text)
+		}
+		rest = next
+	}
+	return msg
+}
+
+// stripMboxFromLine removes the "From sender date" separator line that
+// mbox files put before each message.
+func stripMboxFromLine(raw []byte) ([]byte, bool) {
+	if !bytes.HasPrefix(raw, []byte("From ")) {
+		return raw, false
+	}
+	_, rest := cutLine(raw)
+	return rest, true
+}
+
+// cutLine returns the first line of b with its line ending, and the rest.
+func cutLine(b []byte) ([]byte, []byte) {
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		return b[:i+1], b[i+1:]
+	}
+	return b, nil
+}
+
+// fieldName returns the name of a header field line, or "" when the line is
+// not one. Spaces before the colon are tolerated and trimmed.
+func fieldName(line string) string {
+	colon := strings.IndexByte(line, ':')
+	if colon <= 0 {
+		return ""
+	}
+	name := strings.TrimRight(line[:colon], " \t")
+	if name == "" {
+		return ""
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c <= ' ' || c >= 0x7f {
+			return ""
+		}
+	}
+	return name
+}
+
+// bodyStartsHere reports whether the header block ends at rest although no
+// blank line precedes it: a boundary delimiter of the declared multipart
+// boundary follows before any blank line.
+func bodyStartsHere(rest []byte, fs fields) bool {
+	boundary := boundaryParam(fs.get("Content-Type"))
+	if boundary == "" {
+		return false
+	}
+	delimiter := "--" + boundary
+	for len(rest) > 0 {
+		line, next := cutLine(rest)
+		text := strings.TrimRight(string(line), "\r\n \t")
+		if text == "" {
+			return false
+		}
+		if strings.HasPrefix(text, delimiter) {
+			return true
+		}
+		rest = next
+	}
+	return false
+}
+
+// boundaryPattern finds a boundary parameter, quoted or not, in a
+// Content-Type value whose other parameters may be malformed.
+var boundaryPattern = regexp.MustCompile(`(?i)boundary\s*=\s*("[^"]*"?|'[^']*'?|[^;\s]+)`)
+
+// boundaryParam returns the boundary parameter of a Content-Type value with
+// quotes (also doubled or single quotes) removed, or "".
+func boundaryParam(contentType string) string {
+	m := boundaryPattern.FindStringSubmatch(contentType)
+	if m == nil {
+		return ""
+	}
+	return strings.Trim(m[1], `"' `)
+}
+
+// delimiterLine matches a line that may be a multipart delimiter.
+var delimiterLine = regexp.MustCompile(`(?m)^--([^\s]{1,70}?)(--)?[ \t]*\r?$`)
+
+// findBoundary returns the boundary that body actually uses. declared is
+// the boundary from the Content-Type header, possibly empty or mangled by
+// folding or quoting. It returns "" when the body has no delimiter line.
+func findBoundary(body []byte, declared string) string {
+	if declared != "" && hasDelimiter(body, declared) {
+		return declared
+	}
+
+	counts := map[string]int{}
+	var order []string
+	for _, m := range delimiterLine.FindAllSubmatch(body, -1) {
+		candidate := string(m[1])
+		if counts[candidate] == 0 {
+			order = append(order, candidate)
+		}
+		counts[candidate]++
+	}
+
+	squeezed := strings.Join(strings.Fields(declared), "")
+	for _, candidate := range order {
+		if squeezed != "" && candidate == squeezed {
+			return candidate
+		}
+	}
+	for _, candidate := range order {
+		if counts[candidate] >= 2 || counts[candidate+"--"] > 0 {
+			return candidate
+		}
+	}
+	if len(order) > 0 {
+		return order[0]
+	}
+	return ""
+}
+
+// hasDelimiter reports whether a line of body starts with "--" + boundary.
+func hasDelimiter(body []byte, boundary string) bool {
+	delimiter := []byte("--" + boundary)
+	for rest := body; len(rest) > 0; {
+		line, next := cutLine(rest)
+		if bytes.HasPrefix(line, delimiter) {
+			return true
+		}
+		rest = next
+	}
+	return false
+}
+
+// mediaTypePattern finds a type/subtype at the start of a Content-Type value.
+var mediaTypePattern = regexp.MustCompile(`^\s*([A-Za-z0-9!#$&^_.+-]+)\s*/\s*([A-Za-z0-9!#$&^_.+-]+)`)
+
+// mediaType returns the lower-case type/subtype of a Content-Type value, or
+// "" when it has none.
+func mediaType(contentType string) string {
+	m := mediaTypePattern.FindStringSubmatch(contentType)
+	if m == nil {
+		return ""
+	}
+	return strings.ToLower(m[1] + "/" + m[2])
+}
+
+// insertMissingPartHeaders adds the blank line that must separate a part's
+// (here empty) header block from its body, for every delimiter of boundary
+// followed directly by a line that is not a header field. Without it,
+// enmime drops the part.
+func insertMissingPartHeaders(body []byte, boundary string) ([]byte, int) {
+	delimiter := []byte("--" + boundary)
+	var out bytes.Buffer
+	inserted := 0
+	for rest := body; len(rest) > 0; {
+		line, next := cutLine(rest)
+		out.Write(line)
+		rest = next
+
+		isOpening := bytes.HasPrefix(line, delimiter) && !bytes.HasPrefix(line, append(delimiter, '-', '-'))
+		if !isOpening || len(rest) == 0 {
+			continue
+		}
+		first, _ := cutLine(rest)
+		trimmed := strings.TrimRight(string(first), "\r\n")
+		if trimmed != "" && fieldName(trimmed) == "" && trimmed[0] != ' ' && trimmed[0] != '\t' {
+			out.WriteString("\r\n")
+			inserted++
+		}
+	}
+	return out.Bytes(), inserted
+}
