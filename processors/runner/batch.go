@@ -1,0 +1,197 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"mailtriage/internal/state"
+	"mailtriage/processors"
+)
+
+// abortTimeout bounds the abort of the open transaction when Run stops in
+// the middle of a batch.
+const abortTimeout = 10 * time.Second
+
+// batch is the work of one transaction.
+type batch struct {
+	stores map[int32]*state.Changelog // stores written in this batch
+	tally  batchTally
+
+	mu        sync.Mutex // guards failures
+	failures  []produceFailure
+	processed []processors.Position
+}
+
+// produceFailure is a record Kafka rejected, with the input record it came
+// from.
+type produceFailure struct {
+	source processors.Position
+	err    error
+}
+
+// runBatch processes fetches in one transaction and ends it. It returns an
+// error only when Run must stop.
+func (r *Runner) runBatch(ctx context.Context, fetches kgo.Fetches) error {
+	if err := r.sess.Begin(); err != nil {
+		return fmt.Errorf("beginning a transaction: %w", err)
+	}
+	b := &batch{
+		stores: make(map[int32]*state.Changelog),
+		tally:  batchTally{next: make(map[int32]int64)},
+	}
+	now := r.cfg.Now()
+
+	missing := int32(-1) // an input partition without a store, if any
+	var procErr error
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		if procErr != nil || missing >= 0 || p.Topic != r.cfg.InputTopic || len(p.Records) == 0 {
+			return
+		}
+		store := r.stores.get(p.Partition)
+		if store == nil {
+			missing = p.Partition
+			return
+		}
+		b.stores[p.Partition] = store
+		for _, rec := range p.Records {
+			if procErr = r.processOne(ctx, b, rec, store, now); procErr != nil {
+				return
+			}
+		}
+	})
+
+	if procErr != nil {
+		if ctx.Err() != nil {
+			r.abortOnStop(ctx, b)
+			return ctx.Err()
+		}
+		// A test hook simulating a crash: leave the transaction open.
+		b.discard()
+		return procErr
+	}
+	if missing >= 0 {
+		// The partition was revoked after the poll, or its restore failed;
+		// either way the session must not commit its offsets.
+		r.log.Info("input partition has no state store; aborting the batch", "partition", missing)
+	}
+
+	for _, store := range b.stores {
+		for _, rec := range store.Pending() {
+			r.produce(ctx, b, rec, processors.Position{})
+		}
+	}
+	return r.endBatch(ctx, b, missing < 0)
+}
+
+// processOne processes one input record and produces what it yields.
+func (r *Runner) processOne(ctx context.Context, b *batch, rec *kgo.Record, store state.Store, now time.Time) error {
+	res, err := r.processRecord(ctx, rec, store, now)
+	if err != nil {
+		return err
+	}
+	pos := processors.Position{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset}
+	for _, out := range res.records {
+		r.produce(ctx, b, out, pos)
+	}
+
+	b.processed = append(b.processed, pos)
+	b.tally.records++
+	b.tally.next[rec.Partition] = max(b.tally.next[rec.Partition], rec.Offset+1)
+	if res.deadLetter {
+		b.tally.deadLetters++
+	} else {
+		b.tally.outputs += int64(len(res.records))
+	}
+	if res.duplicate {
+		b.tally.duplicates++
+	}
+
+	if r.afterRecord != nil {
+		return r.afterRecord(pos)
+	}
+	return nil
+}
+
+// produce sends rec in the open transaction and notes a failure against
+// source, the input record it came from (zero for changelog records).
+func (r *Runner) produce(ctx context.Context, b *batch, rec *kgo.Record, source processors.Position) {
+	r.sess.Produce(ctx, rec, func(rec *kgo.Record, err error) {
+		if err == nil {
+			return
+		}
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		b.failures = append(b.failures, produceFailure{source: source, err: fmt.Errorf("producing to %s: %w", rec.Topic, err)})
+	})
+}
+
+// endBatch flushes the batch, commits the transaction when every record
+// was written and commit is set, and then merges or discards the stores'
+// pending writes to match.
+func (r *Runner) endBatch(ctx context.Context, b *batch, commit bool) error {
+	if err := r.sess.Client().Flush(ctx); err != nil {
+		r.abortOnStop(ctx, b)
+		return err // only a canceled ctx makes Flush fail
+	}
+
+	b.mu.Lock()
+	failures := b.failures
+	b.mu.Unlock()
+	for _, f := range failures {
+		r.log.Error("producing a record failed; aborting the batch", "source_topic", f.source.Topic,
+			"source_partition", f.source.Partition, "source_offset", f.source.Offset, "error", f.err)
+		if f.source.Topic != "" && recordFault(f.err) {
+			r.poison.add(f.source, f.err)
+		}
+	}
+	commit = commit && len(failures) == 0
+
+	committed, err := r.sess.End(ctx, kgo.TransactionEndTry(commit))
+	if err != nil {
+		b.discard()
+		r.stats.aborted()
+		return fmt.Errorf("ending the transaction: %w", err)
+	}
+	if !committed {
+		b.discard()
+		r.stats.aborted()
+		r.log.Warn("transaction aborted; the batch will be polled again", "records", b.tally.records)
+		return nil
+	}
+
+	for _, store := range b.stores {
+		store.Commit()
+	}
+	for _, pos := range b.processed {
+		r.poison.forget(pos)
+	}
+	r.stats.committed(&b.tally)
+	r.log.Debug("transaction committed", "records", b.tally.records, "outputs", b.tally.outputs,
+		"dead_letters", b.tally.deadLetters, "duplicates", b.tally.duplicates)
+	return nil
+}
+
+// abortOnStop aborts the open transaction when Run stops in the middle of
+// a batch, so that its records do not hold back the last stable offset
+// until the transaction times out.
+func (r *Runner) abortOnStop(ctx context.Context, b *batch) {
+	b.discard()
+	abortCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
+	defer cancel()
+	if _, err := r.sess.End(abortCtx, kgo.TryAbort); err != nil {
+		r.log.Warn("aborting the open transaction on stop failed; the broker aborts it on timeout", "error", err)
+		return
+	}
+	r.stats.aborted()
+}
+
+// discard drops the pending writes of every store of the batch.
+func (b *batch) discard() {
+	for _, store := range b.stores {
+		store.Abort()
+	}
+}
