@@ -1,0 +1,136 @@
+package processors
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"strings"
+)
+
+// Default priority keywords. Bare "down" is not among them because it is
+// too common in other senses ("down payment", "scroll down"); the phrases
+// that mean an outage are.
+var (
+	DefaultUrgentKeywords = []string{
+		"urgent", "urgently", "emergency", "outage", "critical",
+		"is down", "are down", "went down", "site down", "service down", "system down", "production down",
+	}
+	DefaultHighKeywords = []string{
+		"asap", "as soon as possible", "immediately",
+		"cannot log in", "can't log in", "cannot login", "can't login", "unable to log in", "unable to login",
+		"locked out", "account locked", "not working",
+	}
+)
+
+// RouteConfig configures Route.
+type RouteConfig struct {
+	// UrgentKeywords raise a message without a rule priority to "urgent".
+	// Nil means DefaultUrgentKeywords; an empty non-nil list disables them.
+	UrgentKeywords []string
+	// HighKeywords raise a message without a rule priority to "high".
+	// Nil means DefaultHighKeywords; an empty non-nil list disables them.
+	HighKeywords []string
+}
+
+// Route settles a message's priority and ticket reference and completes
+// Reason.Detail. A priority set by the matching rule stays. Otherwise the
+// subject and body (the reply text, or the whole text when there is none)
+// decide: "urgent" for an urgent keyword, "high" for a high keyword, and
+// "normal" when neither occurs. Keywords are whole words or phrases,
+// case-insensitive.
+type Route struct {
+	urgent *keywordMatcher // nil when disabled
+	high   *keywordMatcher // nil when disabled
+}
+
+// NewRoute returns a Route with cfg's defaults applied.
+func NewRoute(cfg RouteConfig) *Route {
+	urgent, high := cfg.UrgentKeywords, cfg.HighKeywords
+	if urgent == nil {
+		urgent = DefaultUrgentKeywords
+	}
+	if high == nil {
+		high = DefaultHighKeywords
+	}
+	r := &Route{}
+	if len(urgent) > 0 {
+		r.urgent = newKeywordMatcher(urgent)
+	}
+	if len(high) > 0 {
+		r.high = newKeywordMatcher(high)
+	}
+	return r
+}
+
+// Name returns "route".
+func (r *Route) Name() string { return "route" }
+
+// Process sets m.Decision.Priority and TicketRef and appends the priority's
+// reason to m.Decision.Reason.Detail. It never fails.
+func (r *Route) Process(ctx context.Context, m *Message) (Result, error) {
+	d := &m.Decision
+	why := ""
+	if d.Priority != "" {
+		why = "priority " + d.Priority + " set by the rule"
+	} else {
+		d.Priority, why = r.priorityFromText(m)
+	}
+
+	d.TicketRef = TicketRef(m.Email.Tenant, m.Email.MessageID)
+	if d.Reason.Detail == "" {
+		d.Reason.Detail = "queue " + d.Queue
+	}
+	d.Reason.Detail += "; " + why
+	return Continue, nil
+}
+
+func (r *Route) priorityFromText(m *Message) (priority, why string) {
+	body := m.Email.ReplyText
+	if strings.TrimSpace(body) == "" {
+		body = m.Email.Text
+	}
+	for _, level := range []struct {
+		name     string
+		keywords *keywordMatcher
+	}{{"urgent", r.urgent}, {"high", r.high}} {
+		if level.keywords == nil {
+			continue
+		}
+		for _, text := range []string{m.Email.Subject, body} {
+			if kw := level.keywords.find(text); kw != "" {
+				return level.name, fmt.Sprintf("priority %s from keyword %q", level.name, kw)
+			}
+		}
+	}
+	return "normal", "priority normal by default"
+}
+
+// crockford is Crockford's base32 alphabet: digits and upper-case letters
+// without I, L, O and U, so a reference read aloud or retyped is
+// unambiguous.
+const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+// ticketRefChars is the number of base32 characters in a ticket reference:
+// 50 bits of the hash.
+const ticketRefChars = 10
+
+// TicketRef returns the ticket reference of a message: "T-" and 10
+// Crockford base32 characters of the SHA-256 of tenant and messageID, so
+// every copy and replay of a message gets the same reference.
+//
+// References are unique per tenant only by chance. With 50 bits, the odds
+// that any two of n tickets of one tenant share a reference are about
+// n²/2⁵¹: 4·10⁻⁶ for 100,000 tickets, 4·10⁻⁴ for a million and 4% for ten
+// million. Six characters (30 bits) would already give 5% at 10,000.
+func TicketRef(tenant, messageID string) string {
+	sum := sha256.Sum256([]byte(tenant + "\x00" + messageID))
+	bits := binary.BigEndian.Uint64(sum[:8]) >> (64 - 5*ticketRefChars)
+
+	ref := make([]byte, ticketRefChars)
+	for i := ticketRefChars - 1; i >= 0; i-- {
+		ref[i] = crockford[bits&31]
+		bits >>= 5
+	}
+	return "T-" + string(ref)
+}

@@ -1,0 +1,541 @@
+package processors
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// LoadRules reads and parses the rules file at path. See ParseRules for the
+// format.
+func LoadRules(path string) (*Ruleset, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading rules: %w", err)
+	}
+	return ParseRules(path, data)
+}
+
+// ParseRules parses a rules file. name is used in error messages, which
+// have the form "name:line: rule "id": problem; fix".
+//
+// The file is YAML:
+//
+//	version: "2025-06-01"        # required; reported as Reason.RulesetVersion
+//	rules:                       # the default list, for tenants without their own
+//	  - id: billing-alias        # required, unique in the file: [a-z0-9][a-z0-9._-]*
+//	    description: Mail to billing@ goes to billing.
+//	    when:                    # the condition; several keys must all hold
+//	      alias: billing         # a string or a list of strings
+//	    then:
+//	      queue: billing         # required
+//	      priority: high         # optional: low, normal, high or urgent
+//	      tags: [billing]        # optional
+//	      skip_auto_reply: false # optional
+//	tenants:                     # optional
+//	  acme:
+//	    include_default: true    # append the default list after acme's rules
+//	    rules: [...]             # acme's own list, same format
+//
+// Rules are tried in file order and the first that matches decides. A
+// tenant listed under tenants uses its own list (followed by the default
+// list when include_default is true); every other tenant uses the default
+// list.
+//
+// Condition keys:
+//
+//	alias: [billing]               local part of a To, Cc or RCPT TO address, without +subaddress
+//	subaddress: [billing]          the part after "+" in such an address (support+billing@)
+//	from: [mailer-daemon]          local part of the From address or MAIL FROM, without +subaddress
+//	subject_keywords: [invoice]    whole words or phrases, case-insensitive
+//	body_keywords: [refund]        same, in the reply text (the whole text when there is none)
+//	keywords: [refund]             same, in the subject or the body
+//	subject_regex: '(?i)^re:'      Go regexp syntax (RE2); add (?i) for case-insensitive
+//	body_regex: '...'              same, in the body
+//	header: {name: Auto-Submitted, present: true}
+//	header: {name: Precedence, equals: bulk}          case-insensitive, spaces trimmed
+//	header: {name: Content-Type, matches: '(?i)^multipart/report'}
+//	all: [{...}, {...}]            every condition holds
+//	any: [{...}, {...}]            at least one holds
+//	not: {...}                     the condition does not hold
+//
+// Alias, subaddress and from values are compared in lower case. Every
+// problem in the file is reported, not only the first.
+func ParseRules(name string, data []byte) (*Ruleset, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("%s: invalid YAML: %w", name, err)
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
+		return nil, fmt.Errorf("%s: file is empty; add a version and a rules list", name)
+	}
+
+	p := &rulesParser{file: name, ids: map[string]int{}}
+	rs := p.parseRoot(resolve(doc.Content[0]))
+	if len(p.errs) > 0 {
+		return nil, errors.Join(p.errs...)
+	}
+	rs.Source = name
+	return rs, nil
+}
+
+// rulesParser walks the YAML node tree of a rules file and collects every
+// problem it finds with its line.
+type rulesParser struct {
+	file string
+	errs []error
+	ids  map[string]int // rule ID -> line of its first definition
+}
+
+// errorf records a problem at line, in the rule ruleID when it is set.
+// A rule without an ID is named by its position, as in "#2".
+func (p *rulesParser) errorf(line int, ruleID, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	switch {
+	case strings.HasPrefix(ruleID, "#"):
+		msg = fmt.Sprintf("rule %s: %s", ruleID, msg)
+	case ruleID != "":
+		msg = fmt.Sprintf("rule %q: %s", ruleID, msg)
+	}
+	p.errs = append(p.errs, fmt.Errorf("%s:%d: %s", p.file, line, msg))
+}
+
+var (
+	ruleIDRe    = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
+	queueNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
+)
+
+// Priorities lists the valid values of a priority, lowest first.
+var Priorities = []string{"low", "normal", "high", "urgent"}
+
+func (p *rulesParser) parseRoot(n *yaml.Node) *Ruleset {
+	rs := &Ruleset{tenantRules: map[string][]*Rule{}}
+	fields, ok := p.mapping(n, "", "the top level", "version", "rules", "tenants")
+	if !ok {
+		return rs
+	}
+
+	if v, ok := fields["version"]; !ok {
+		p.errorf(n.Line, "", "missing version; add a version string such as version: \"1\"")
+	} else if s, ok := p.scalar(v, "", "version"); ok {
+		if s == "" {
+			p.errorf(v.Line, "", "version is empty; set a version string")
+		}
+		rs.Version = s
+	}
+
+	if v, ok := fields["rules"]; ok {
+		rs.defaultRules = p.parseRuleList(v)
+	} else if _, ok := fields["tenants"]; !ok {
+		p.errorf(n.Line, "", "missing rules; add a rules list")
+	}
+
+	var includeDefault []string
+	if v, ok := fields["tenants"]; ok {
+		includeDefault = p.parseTenants(v, rs)
+	}
+	for _, tenant := range includeDefault {
+		rs.tenantRules[tenant] = append(rs.tenantRules[tenant], rs.defaultRules...)
+	}
+	return rs
+}
+
+// parseTenants fills rs.tenantRules and returns the tenants whose list ends
+// with the default rules.
+func (p *rulesParser) parseTenants(n *yaml.Node, rs *Ruleset) []string {
+	if n.Kind != yaml.MappingNode {
+		p.errorf(n.Line, "", "tenants must be a mapping from tenant name to its rules")
+		return nil
+	}
+	var includeDefault []string
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		keyNode, value := n.Content[i], resolve(n.Content[i+1])
+		tenant := keyNode.Value
+		if strings.TrimSpace(tenant) == "" {
+			p.errorf(keyNode.Line, "", "tenant name is empty; name the tenant")
+			continue
+		}
+		if _, dup := rs.tenantRules[tenant]; dup {
+			p.errorf(keyNode.Line, "", "tenant %q is listed twice; merge its rules into one entry", tenant)
+			continue
+		}
+
+		fields, ok := p.mapping(value, "", fmt.Sprintf("tenant %q", tenant), "rules", "include_default")
+		if !ok {
+			continue
+		}
+		rules, ok := fields["rules"]
+		if !ok {
+			p.errorf(value.Line, "", "tenant %q has no rules; add a rules list or remove the tenant", tenant)
+			continue
+		}
+		rs.tenantRules[tenant] = p.parseRuleList(rules)
+		if v, ok := fields["include_default"]; ok && p.boolean(v, "", "include_default") {
+			includeDefault = append(includeDefault, tenant)
+		}
+	}
+	return includeDefault
+}
+
+func (p *rulesParser) parseRuleList(n *yaml.Node) []*Rule {
+	if n.Kind != yaml.SequenceNode {
+		p.errorf(n.Line, "", "rules must be a list of rules")
+		return nil
+	}
+	rules := make([]*Rule, 0, len(n.Content))
+	for i, item := range n.Content {
+		if r := p.parseRule(resolve(item), i+1); r != nil {
+			rules = append(rules, r)
+		}
+	}
+	return rules
+}
+
+func (p *rulesParser) parseRule(n *yaml.Node, index int) *Rule {
+	if n.Kind != yaml.MappingNode {
+		p.errorf(n.Line, "", "rule #%d must be a mapping with id, when and then", index)
+		return nil
+	}
+
+	r := &Rule{Line: n.Line}
+	if idNode := lookup(n, "id"); idNode == nil {
+		p.errorf(n.Line, "", "rule #%d has no id; add an id such as id: billing-alias", index)
+	} else if id, ok := p.scalar(idNode, "", "id"); ok {
+		r.ID = id
+		switch first, dup := p.ids[id]; {
+		case !ruleIDRe.MatchString(id):
+			p.errorf(idNode.Line, id, "invalid id; use lower-case letters, digits, '.', '_' and '-'")
+		case dup:
+			p.errorf(idNode.Line, id, "duplicate id, first defined at line %d; give each rule a unique id", first)
+		default:
+			p.ids[id] = idNode.Line
+		}
+	}
+	label := r.ID
+	if label == "" {
+		label = fmt.Sprintf("#%d", index)
+	}
+
+	fields, ok := p.mapping(n, label, "a rule", "id", "description", "when", "then")
+	if !ok {
+		return nil
+	}
+	if v, ok := fields["description"]; ok {
+		r.Description, _ = p.scalar(v, label, "description")
+	}
+
+	if v, ok := fields["when"]; ok {
+		r.when = p.parseCondition(v, label)
+	} else {
+		p.errorf(n.Line, label, "missing when; add the condition under which the rule applies")
+	}
+	if v, ok := fields["then"]; ok {
+		r.Action = p.parseAction(v, label)
+	} else {
+		p.errorf(n.Line, label, "missing then; add the rule's actions, at least a queue")
+	}
+	return r
+}
+
+func (p *rulesParser) parseAction(n *yaml.Node, ruleID string) RuleAction {
+	var a RuleAction
+	fields, ok := p.mapping(n, ruleID, "then", "queue", "priority", "tags", "skip_auto_reply")
+	if !ok {
+		return a
+	}
+
+	if v, ok := fields["queue"]; !ok {
+		p.errorf(n.Line, ruleID, "missing queue; every rule must name a queue")
+	} else if q, ok := p.scalar(v, ruleID, "queue"); ok {
+		if !queueNameRe.MatchString(q) {
+			p.errorf(v.Line, ruleID, "invalid queue %q; use lower-case letters, digits, '.', '_' and '-'", q)
+		}
+		a.Queue = q
+	}
+
+	if v, ok := fields["priority"]; ok {
+		if pr, ok := p.scalar(v, ruleID, "priority"); ok {
+			if !validPriority(pr) {
+				p.errorf(v.Line, ruleID, "invalid priority %q; use one of %s", pr, strings.Join(Priorities, ", "))
+			}
+			a.Priority = pr
+		}
+	}
+	if v, ok := fields["tags"]; ok {
+		a.Tags = p.stringList(v, ruleID, "tags")
+	}
+	if v, ok := fields["skip_auto_reply"]; ok {
+		a.SkipAutoReply = p.boolean(v, ruleID, "skip_auto_reply")
+	}
+	return a
+}
+
+func validPriority(p string) bool { return slices.Contains(Priorities, p) }
+
+// conditionKeys lists the keys a condition mapping may contain.
+var conditionKeys = []string{
+	"alias", "subaddress", "from",
+	"subject_keywords", "body_keywords", "keywords",
+	"subject_regex", "body_regex",
+	"header", "all", "any", "not",
+}
+
+// parseCondition parses a condition mapping. Several keys in one mapping
+// must all hold. It returns nil after recording an error.
+func (p *rulesParser) parseCondition(n *yaml.Node, ruleID string) condition {
+	n = resolve(n)
+	if n.Kind != yaml.MappingNode || len(n.Content) == 0 {
+		p.errorf(n.Line, ruleID, "a condition must be a mapping with at least one of: %s", strings.Join(conditionKeys, ", "))
+		return nil
+	}
+	if _, ok := p.mapping(n, ruleID, "a condition", conditionKeys...); !ok {
+		return nil
+	}
+
+	var parts allCondition
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key, value := n.Content[i].Value, resolve(n.Content[i+1])
+		c := p.parseConditionKey(key, value, ruleID)
+		if c == nil {
+			return nil
+		}
+		parts = append(parts, c)
+	}
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return parts
+}
+
+func (p *rulesParser) parseConditionKey(key string, value *yaml.Node, ruleID string) condition {
+	switch key {
+	case "alias":
+		return p.setCondition(key, value, ruleID, func(in *matchInput) map[string]bool { return in.aliases })
+	case "subaddress":
+		return p.setCondition(key, value, ruleID, func(in *matchInput) map[string]bool { return in.subaddresses })
+	case "from":
+		return p.setCondition(key, value, ruleID, func(in *matchInput) map[string]bool { return in.senders })
+	case "subject_keywords":
+		return p.keywordCondition(fieldSubject, key, value, ruleID)
+	case "body_keywords":
+		return p.keywordCondition(fieldBody, key, value, ruleID)
+	case "keywords":
+		return p.keywordCondition(fieldSubjectOrBody, key, value, ruleID)
+	case "subject_regex":
+		return p.regexCondition(fieldSubject, value, ruleID)
+	case "body_regex":
+		return p.regexCondition(fieldBody, value, ruleID)
+	case "header":
+		return p.headerCondition(value, ruleID)
+	case "all", "any":
+		return p.listCondition(key, value, ruleID)
+	case "not":
+		child := p.parseCondition(value, ruleID)
+		if child == nil {
+			return nil
+		}
+		return notCondition{child: child}
+	}
+	return nil // mapping has already rejected unknown keys
+}
+
+func (p *rulesParser) setCondition(key string, n *yaml.Node, ruleID string, set func(*matchInput) map[string]bool) condition {
+	values := p.stringList(n, ruleID, key)
+	if values == nil {
+		return nil
+	}
+	for i, v := range values {
+		values[i] = strings.ToLower(v)
+		if strings.ContainsAny(v, "@+ ") {
+			p.errorf(n.Line, ruleID, "%s %q must be a bare local part such as billing, without '@', '+' or spaces", key, v)
+			return nil
+		}
+	}
+	return &setCondition{key: key, values: values, set: set}
+}
+
+func (p *rulesParser) keywordCondition(field textField, key string, n *yaml.Node, ruleID string) condition {
+	keywords := p.stringList(n, ruleID, key)
+	if keywords == nil {
+		return nil
+	}
+	return &keywordCondition{field: field, keywords: newKeywordMatcher(keywords)}
+}
+
+func (p *rulesParser) regexCondition(field textField, n *yaml.Node, ruleID string) condition {
+	re := p.regex(n, ruleID)
+	if re == nil {
+		return nil
+	}
+	return &regexCondition{field: field, re: re}
+}
+
+func (p *rulesParser) headerCondition(n *yaml.Node, ruleID string) condition {
+	fields, ok := p.mapping(n, ruleID, "header", "name", "present", "equals", "matches")
+	if !ok {
+		return nil
+	}
+	c := &headerCondition{}
+	if v, ok := fields["name"]; !ok {
+		p.errorf(n.Line, ruleID, "header condition has no name; add name: Header-Name")
+		return nil
+	} else if c.name, ok = p.scalar(v, ruleID, "name"); !ok || c.name == "" {
+		if ok {
+			p.errorf(v.Line, ruleID, "header name is empty; name the header field")
+		}
+		return nil
+	}
+
+	tests := 0
+	if v, ok := fields["present"]; ok {
+		present := p.boolean(v, ruleID, "present")
+		c.present = &present
+		tests++
+	}
+	if v, ok := fields["equals"]; ok {
+		s, ok := p.scalar(v, ruleID, "equals")
+		if !ok {
+			return nil
+		}
+		s = strings.TrimSpace(s)
+		c.equals = &s
+		tests++
+	}
+	if v, ok := fields["matches"]; ok {
+		if c.matches = p.regex(v, ruleID); c.matches == nil {
+			return nil
+		}
+		tests++
+	}
+	if tests != 1 {
+		p.errorf(n.Line, ruleID, "header condition on %s needs exactly one of present, equals or matches, found %d", c.name, tests)
+		return nil
+	}
+	return c
+}
+
+func (p *rulesParser) listCondition(key string, n *yaml.Node, ruleID string) condition {
+	if n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
+		p.errorf(n.Line, ruleID, "%s must be a non-empty list of conditions", key)
+		return nil
+	}
+	children := make([]condition, 0, len(n.Content))
+	for _, item := range n.Content {
+		c := p.parseCondition(item, ruleID)
+		if c == nil {
+			return nil
+		}
+		children = append(children, c)
+	}
+	if key == "all" {
+		return allCondition(children)
+	}
+	return anyCondition(children)
+}
+
+// regex compiles a scalar as a Go regular expression.
+func (p *rulesParser) regex(n *yaml.Node, ruleID string) *regexp.Regexp {
+	pattern, ok := p.scalar(n, ruleID, "regex")
+	if !ok {
+		return nil
+	}
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		p.errorf(n.Line, ruleID, "invalid regex %q: %v; fix the pattern", pattern, err)
+		return nil
+	}
+	return re
+}
+
+// mapping checks that n is a mapping whose keys are all in allowed and
+// appear once, and returns its values by key.
+func (p *rulesParser) mapping(n *yaml.Node, ruleID, what string, allowed ...string) (map[string]*yaml.Node, bool) {
+	n = resolve(n)
+	if n.Kind != yaml.MappingNode {
+		p.errorf(n.Line, ruleID, "%s must be a mapping with keys %s", what, strings.Join(allowed, ", "))
+		return nil, false
+	}
+	fields := make(map[string]*yaml.Node, len(n.Content)/2)
+	ok := true
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key := n.Content[i]
+		switch {
+		case !slices.Contains(allowed, key.Value):
+			p.errorf(key.Line, ruleID, "unknown key %q in %s; use one of %s", key.Value, what, strings.Join(allowed, ", "))
+			ok = false
+		case fields[key.Value] != nil:
+			p.errorf(key.Line, ruleID, "key %q appears twice in %s; keep one", key.Value, what)
+			ok = false
+		default:
+			fields[key.Value] = resolve(n.Content[i+1])
+		}
+	}
+	return fields, ok
+}
+
+func (p *rulesParser) scalar(n *yaml.Node, ruleID, what string) (string, bool) {
+	if n.Kind != yaml.ScalarNode {
+		p.errorf(n.Line, ruleID, "%s must be a single value", what)
+		return "", false
+	}
+	return n.Value, true
+}
+
+func (p *rulesParser) boolean(n *yaml.Node, ruleID, what string) bool {
+	var b bool
+	if n.Kind != yaml.ScalarNode || n.Decode(&b) != nil {
+		p.errorf(n.Line, ruleID, "%s must be true or false, found %s", what, strconv.Quote(n.Value))
+		return false
+	}
+	return b
+}
+
+// stringList accepts a single string or a list of strings, none empty. It
+// returns nil after recording an error.
+func (p *rulesParser) stringList(n *yaml.Node, ruleID, what string) []string {
+	var items []*yaml.Node
+	switch n.Kind {
+	case yaml.ScalarNode:
+		items = []*yaml.Node{n}
+	case yaml.SequenceNode:
+		items = n.Content
+	}
+	if len(items) == 0 {
+		p.errorf(n.Line, ruleID, "%s must be a string or a non-empty list of strings", what)
+		return nil
+	}
+	values := make([]string, 0, len(items))
+	for _, item := range items {
+		item = resolve(item)
+		if item.Kind != yaml.ScalarNode || strings.TrimSpace(item.Value) == "" {
+			p.errorf(item.Line, ruleID, "%s must hold only non-empty strings", what)
+			return nil
+		}
+		values = append(values, strings.TrimSpace(item.Value))
+	}
+	return values
+}
+
+// lookup returns the value of key in mapping n, or nil.
+func lookup(n *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return resolve(n.Content[i+1])
+		}
+	}
+	return nil
+}
+
+// resolve follows a YAML alias (*name) to the node it points at.
+func resolve(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
+}
