@@ -1,0 +1,56 @@
+package demo
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"mailtriage/processors"
+	"mailtriage/processors/runner"
+	"mailtriage/topics"
+)
+
+// Consumer group and transactional ID of the demo's processor.
+const (
+	processorGroup = "mailtriage-processor"
+	processorTxnID = "mailtriage-processor-demo"
+)
+
+// startRunner starts the exactly-once processor in the background and
+// returns the function that stops it and waits for it to finish.
+func startRunner(ctx context.Context, brokers []string, cfg Config) (func(), error) {
+	chain, err := processors.DefaultChain(processors.ChainConfig{RulesFile: cfg.RulesFile})
+	if err != nil {
+		return nil, err
+	}
+	r, err := runner.New(runner.Config{
+		Brokers:         brokers,
+		Group:           processorGroup,
+		TransactionalID: processorTxnID,
+		InputTopic:      topics.Inbound,
+		Chain:           chain,
+		Outputs:         processors.Outputs,
+		Logger:          cfg.Logger,
+		Now:             time.Now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("starting the processor: %w", err)
+	}
+
+	runCtx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := r.Run(runCtx); err != nil && runCtx.Err() == nil {
+			cfg.Logger.Error("processor stopped", "error", err)
+		}
+	}()
+
+	return func() {
+		cancel()
+		wg.Wait()
+		r.Close()
+	}, nil
+}

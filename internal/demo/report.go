@@ -1,0 +1,171 @@
+package demo
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"mailtriage/schemas"
+)
+
+// Row is the outcome of one imported message.
+type Row struct {
+	File         string
+	SenderDomain string
+	Subject      string // redacted
+	Queue        string
+	Priority     string
+	Reason       string
+	Duplicate    bool
+	PII          map[string]int32
+	DeadLetter   string // "stage: error" when the message went to the dead-letter topic
+}
+
+// Totals sums the outcomes. Inbound = Routed + Duplicates + DLQ whenever
+// nothing was lost.
+type Totals struct {
+	Inbound    int            `json:"inbound"`
+	Routed     int            `json:"routed"`
+	Duplicates int            `json:"duplicates"`
+	DLQ        int            `json:"dlq"`
+	Missing    int            `json:"missing"`
+	Queues     map[string]int `json:"queues"`
+}
+
+// Report is what a demo run produced.
+type Report struct {
+	Rows   []Row
+	Totals Totals
+}
+
+// buildReport pairs each imported message with an outcome of its key. Copies
+// of one message share a key and a partition, so their outcomes arrive in
+// import order.
+func buildReport(items []imported, byKey map[string][]outcome) *Report {
+	r := &Report{Totals: Totals{Queues: make(map[string]int)}}
+	for _, it := range items {
+		row := Row{File: it.name}
+		queue := byKey[it.key]
+		if len(queue) == 0 {
+			row.DeadLetter = "missing: no outcome was found"
+			r.Totals.Missing++
+			r.Rows = append(r.Rows, row)
+			continue
+		}
+		o := queue[0]
+		byKey[it.key] = queue[1:]
+		r.add(&row, o)
+		r.Rows = append(r.Rows, row)
+	}
+	r.Totals.Inbound = len(items)
+	return r
+}
+
+func (r *Report) add(row *Row, o outcome) {
+	if dl := o.deadLetter; dl != nil {
+		row.DeadLetter = dl.Stage + ": " + dl.Error
+		r.Totals.DLQ++
+		return
+	}
+	d := o.decision
+	row.SenderDomain = d.SenderDomain
+	row.Subject = d.Subject
+	row.Queue = d.Queue
+	row.Priority = d.Priority
+	row.Reason = describeReason(d.Reason)
+	row.Duplicate = d.Duplicate
+	row.PII = d.PII
+	if d.Duplicate {
+		r.Totals.Duplicates++
+		return
+	}
+	r.Totals.Routed++
+	r.Totals.Queues[d.Queue]++
+}
+
+func describeReason(reason schemas.Reason) string {
+	switch reason.Kind {
+	case schemas.ReasonRule:
+		return "rule " + reason.RuleID
+	case schemas.ReasonModel:
+		return "model " + reason.ModelVersion
+	default:
+		return reason.Kind
+	}
+}
+
+// WriteTable prints one line per message and the totals.
+func (r *Report) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "FILE\tSENDER DOMAIN\tSUBJECT\tQUEUE\tPRIORITY\tREASON\tDUPLICATE\tPII")
+	for _, row := range r.Rows {
+		if row.DeadLetter != "" {
+			fmt.Fprintf(tw, "%s\t\t\tDLQ\t\t%s\t\t\n", shorten(row.File, 40), shorten(row.DeadLetter, 60))
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+			shorten(row.File, 40), row.SenderDomain, shorten(row.Subject, 40), row.Queue,
+			row.Priority, row.Reason, yesNo(row.Duplicate), describePII(row.PII))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	t := r.Totals
+	fmt.Fprintf(w, "\ninbound %d = routed %d + duplicates %d + dlq %d", t.Inbound, t.Routed, t.Duplicates, t.DLQ)
+	if t.Missing > 0 {
+		fmt.Fprintf(w, " + missing %d", t.Missing)
+	}
+	fmt.Fprintln(w)
+	for _, q := range sortedKeys(t.Queues) {
+		fmt.Fprintf(w, "  %-18s %d\n", q, t.Queues[q])
+	}
+	return nil
+}
+
+// WriteJSON prints the totals as one JSON object.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	return enc.Encode(r.Totals)
+}
+
+func describePII(counts map[string]int32) string {
+	if len(counts) == 0 {
+		return "-"
+	}
+	parts := make([]string, 0, len(counts))
+	for _, kind := range sortedKeys(counts) {
+		parts = append(parts, fmt.Sprintf("%s:%d", kind, counts[kind]))
+	}
+	return strings.Join(parts, ",")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// shorten cuts s to at most n runes, marking the cut with an ellipsis, and
+// replaces line breaks so that a row stays on one line.
+func shorten(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	runes := []rune(s)
+	if len(runes) <= n {
+		return s
+	}
+	return string(runes[:n-1]) + "…"
+}
