@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -50,6 +52,7 @@ func importMail(ctx context.Context, client *kgo.Client, store blobstore.Store, 
 		if err != nil {
 			return err
 		}
+		entry.name = displayName(item.Name, cfg.Mail)
 		items = append(items, entry)
 		pending = append(pending, rec)
 		if len(pending) >= produceBatch {
@@ -96,4 +99,19 @@ func prepare(ctx context.Context, store blobstore.Store, tenant string, item fil
 	key := email.Key()
 	rec := &kgo.Record{Topic: topics.Inbound, Key: []byte(key), Value: value}
 	return rec, imported{name: item.Name, key: key}, nil
+}
+
+// displayName shortens an item name to its path below the import root it
+// came from, so the table shows "billing-refund.eml", not the whole path.
+func displayName(name string, roots []string) string {
+	for _, root := range roots {
+		root = strings.TrimSuffix(root, "/")
+		if rest, ok := strings.CutPrefix(name, root+"/"); ok {
+			return rest
+		}
+		if name == root || strings.HasPrefix(name, root+"#") {
+			return filepath.Base(name)
+		}
+	}
+	return name
 }

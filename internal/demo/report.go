@@ -79,6 +79,7 @@ func (r *Report) add(row *Row, o outcome) {
 	row.Duplicate = d.Duplicate
 	row.PII = d.PII
 	if d.Duplicate {
+		row.Reason = "duplicate"
 		r.Totals.Duplicates++
 		return
 	}
@@ -103,12 +104,12 @@ func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintln(tw, "FILE\tSENDER DOMAIN\tSUBJECT\tQUEUE\tPRIORITY\tREASON\tDUPLICATE\tPII")
 	for _, row := range r.Rows {
 		if row.DeadLetter != "" {
-			fmt.Fprintf(tw, "%s\t\t\tDLQ\t\t%s\t\t\n", shorten(row.File, 40), shorten(row.DeadLetter, 60))
+			fmt.Fprintf(tw, "%s\t-\t-\tDLQ\t-\t%s\t-\t-\n", shorten(row.File, 44), shorten(row.DeadLetter, 60))
 			continue
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			shorten(row.File, 40), row.SenderDomain, shorten(row.Subject, 40), row.Queue,
-			row.Priority, row.Reason, yesNo(row.Duplicate), describePII(row.PII))
+			shorten(row.File, 44), row.SenderDomain, shorten(row.Subject, 40), orDash(row.Queue),
+			orDash(row.Priority), row.Reason, yesNo(row.Duplicate), describePII(row.PII))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -150,6 +151,13 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func yesNo(b bool) string {

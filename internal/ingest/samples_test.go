@@ -198,8 +198,8 @@ func TestSampleMailboxDuplicates(t *testing.T) {
 			if fingerprint(name) != fingerprint(of) {
 				t.Errorf("%s: README says duplicate of %s, but the dedupe fingerprints differ", name, of)
 			}
-			if !strings.HasSuffix(name, "-redelivered.eml") {
-				t.Errorf("%s: a duplicate's name should end in -redelivered.eml", name)
+			if !strings.HasSuffix(name, ".redelivered.eml") {
+				t.Errorf("%s: a duplicate's name should end in .redelivered.eml", name)
 			}
 		case strings.HasPrefix(row.duplicate, "no: same body as "):
 			of, _, _ := strings.Cut(strings.TrimPrefix(row.duplicate, "no: same body as "), ",")
