@@ -11,7 +11,7 @@ import (
 	"mailtriage/topics"
 )
 
-// outcome is what became of one inbound record: a decision or a dead letter.
+// outcome is the fate of one inbound record: a decision or a dead letter.
 type outcome struct {
 	decision   *schemas.DecisionEvent
 	deadLetter *schemas.DeadLetter

@@ -1,7 +1,7 @@
-// Package demo runs the whole topology once over a folder of mail: it
-// imports the messages onto the inbound topic, runs the processor chain in
-// its exactly-once runner and collects one outcome per imported message
-// from the analytics and dead-letter topics.
+// Package demo runs the whole topology once over a folder of mail. It
+// imports the messages onto the inbound topic and runs the processor chain
+// in its exactly-once runner. Then it collects one outcome per imported
+// message from the analytics and dead-letter topics.
 package demo
 
 import (
