@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"mailtriage/processors"
+	"mailtriage/schemas"
 	"mailtriage/topics"
 )
 
@@ -47,6 +48,13 @@ type Config struct {
 	// finished or stopped without error; processors.Outputs is the
 	// production choice. Required.
 	Outputs func(m *processors.Message, now time.Time) []processors.Output
+
+	// Serde encodes the outputs and dead letters and decodes the input
+	// records, which may use either framing. Default
+	// schemas.NewSingleObject(). A Confluent Serde must know a schema ID
+	// for every output topic: schemas.NewConfluent registers the topics of
+	// the topology, and Run registers DLQTopic.
+	Serde *schemas.Serde
 
 	// Logger receives the runner's logs. Default: logs are discarded.
 	Logger *slog.Logger
@@ -107,6 +115,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.ChangelogTopic == cfg.InputTopic || cfg.DLQTopic == cfg.InputTopic {
 		return cfg, fmt.Errorf("runner config: the changelog (%s) and the DLQ (%s) must differ from the input topic %s", cfg.ChangelogTopic, cfg.DLQTopic, cfg.InputTopic)
+	}
+	if cfg.Serde == nil {
+		cfg.Serde = schemas.NewSingleObject()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -55,7 +55,7 @@ func (r *Runner) deadLetterResult(rec *kgo.Record, email *schemas.InboundEmail, 
 	}
 
 	out := &kgo.Record{Topic: r.cfg.DLQTopic, Key: dl.Key, Headers: deadLetterHeaders(&dl)}
-	value, err := schemas.Marshal(&dl)
+	value, err := r.cfg.Serde.Encode(r.cfg.DLQTopic, &dl)
 	if err != nil {
 		// The headers still carry the context, so the record goes out
 		// without a value rather than not at all.

@@ -43,7 +43,13 @@ func (r *Runner) processRecord(ctx context.Context, rec *kgo.Record, store state
 	}
 
 	var email schemas.InboundEmail
-	if err := schemas.Unmarshal(rec.Value, &email); err != nil {
+	if err := r.cfg.Serde.DecodeContext(ctx, rec.Value, &email); err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return recordResult{}, ctxErr
+		}
+		// NOTE: a schema registry that cannot be reached while looking up a
+		// schema ID not seen before (schemas.ErrRegistry) also sends the
+		// record to the dead-letter topic, from where it can be replayed.
 		return r.deadLetterResult(rec, nil, StageDecode, err, now, 1), nil
 	}
 
@@ -97,7 +103,7 @@ func (r *Runner) encodeOutputs(m *processors.Message, now time.Time) (records []
 		if o.Topic == "" {
 			return nil, fmt.Errorf("output %d (%T) has no topic", i, o.Value)
 		}
-		value, err := schemas.Marshal(o.Value)
+		value, err := r.cfg.Serde.Encode(o.Topic, o.Value)
 		if err != nil {
 			return nil, fmt.Errorf("encoding output %d (%T) for %s: %w", i, o.Value, o.Topic, err)
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"mailtriage/processors"
+	"mailtriage/schemas"
 )
 
 // ErrClosed is returned by Run when the Runner was closed.
@@ -123,7 +124,10 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		return fmt.Errorf("initializing transactional ID %q: %w", r.cfg.TransactionalID, err)
 	}
-	r.log.Info("runner started", "transactional_id", r.cfg.TransactionalID)
+	if _, err := r.cfg.Serde.Register(ctx, r.cfg.DLQTopic, schemas.NameDeadLetter); err != nil {
+		return fmt.Errorf("registering the dead-letter schema for %s: %w", r.cfg.DLQTopic, err)
+	}
+	r.log.Info("runner started", "transactional_id", r.cfg.TransactionalID, "confluent_framing", r.cfg.Serde.Confluent())
 
 	for {
 		fetches := r.sess.PollRecords(ctx, r.cfg.MaxPollRecords)
