@@ -7,7 +7,7 @@ DEMO_FLAGS ?=
 # Flags passed to `go test`, e.g. make test TEST_FLAGS="-run Runner -v"
 TEST_FLAGS ?=
 
-.PHONY: build demo test lint bench clean
+.PHONY: build demo test test-unit stack-up stack-down stack-clean lint bench clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/mailtriage
@@ -15,9 +15,31 @@ build:
 demo: build
 	./$(BIN) demo $(DEMO_FLAGS)
 
-test:
+# test starts the local stack (Kafka, PostgreSQL, ClickHouse; see
+# scripts/stack.sh) and runs every test against it, with the addresses
+# from .stack/env. The stack keeps running afterwards: `make stack-down`.
+test: stack-up
 	$(GO) vet ./...
+	. ./.stack/env && $(GO) test -count=1 -timeout 30m $(TEST_FLAGS) ./...
+
+# test-unit runs the tests without the stack: integration tests skip
+# themselves, unless CI is set, where they fail.
+test-unit:
 	$(GO) test -count=1 -timeout 20m $(TEST_FLAGS) ./...
+
+# stack-up installs what is missing and starts the local stack; running it
+# again reuses the services that already run.
+stack-up:
+	./scripts/stack.sh up
+
+# stack-down stops the local stack and keeps its data under .stack/.
+stack-down:
+	./scripts/stack.sh down
+
+# stack-clean stops the local stack and deletes its data (the downloaded
+# Kafka jars stay as a cache).
+stack-clean:
+	./scripts/stack.sh down --purge
 
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
