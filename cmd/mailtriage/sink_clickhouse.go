@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"mailtriage/connectors/clickhouse"
+	"mailtriage/internal/kafkaconfig"
+)
+
+// envClickHousePassword holds the password of the ClickHouse user, so that
+// it need not appear in the process list.
+const envClickHousePassword = "MAILTRIAGE_CLICKHOUSE_PASSWORD"
+
+func init() {
+	registerSink("clickhouse", runSinkClickHouse)
+}
+
+// runSinkClickHouse runs "mailtriage sink clickhouse": it inserts the
+// decision events into ClickHouse until SIGTERM or SIGINT, logging JSON to
+// stderr.
+func runSinkClickHouse(ctx context.Context, args []string) error {
+	const usage = "usage: mailtriage sink clickhouse --brokers host:port --clickhouse host:port [--database name] [--table name] [--batch-rows N] [--batch-wait 1s] [--group name]"
+
+	fs := flag.NewFlagSet("sink clickhouse", flag.ContinueOnError)
+	var kafka kafkaconfig.Config
+	if err := kafka.FromEnv(); err != nil {
+		return err
+	}
+	kafka.AddFlags(fs)
+	addr := fs.String("clickhouse", "", "host:port of the ClickHouse native protocol (TCP, usually port 9000; not the HTTP port)")
+	user := fs.String("clickhouse-user", clickhouse.DefaultUsername, "ClickHouse user; its password is read from $"+envClickHousePassword)
+	database := fs.String("database", clickhouse.DefaultDatabase, "ClickHouse database of the decisions table; created if missing")
+	table := fs.String("table", clickhouse.DefaultTable, "name of the decisions table; created if missing")
+	batchRows := fs.Int("batch-rows", clickhouse.DefaultBatchRows, "records per insert: a batch is flushed once it holds this many")
+	batchWait := fs.Duration("batch-wait", clickhouse.DefaultBatchWait, "maximum time from the first record of a batch to its flush")
+	group := fs.String("group", clickhouse.DefaultGroup, "Kafka consumer group of the sink")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q: %s", fs.Arg(0), usage)
+	}
+	switch {
+	case *addr == "":
+		return errors.New("missing --clickhouse: pass the host:port of the ClickHouse native protocol, such as 127.0.0.1:9000")
+	case *group == "":
+		return errors.New("empty --group: name the consumer group")
+	case *batchRows < 1:
+		return fmt.Errorf("invalid --batch-rows %d: use 1 or more", *batchRows)
+	case *batchWait <= 0:
+		return fmt.Errorf("invalid --batch-wait %v: use a positive duration such as 1s", *batchWait)
+	}
+	kafkaOpts, err := kafka.Opts()
+	if err != nil {
+		return err
+	}
+
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	sink, err := clickhouse.New(clickhouse.Config{
+		Addr:      *addr,
+		Database:  *database,
+		Table:     *table,
+		Username:  *user,
+		Password:  os.Getenv(envClickHousePassword),
+		KafkaOpts: kafkaOpts,
+		Group:     *group,
+		BatchRows: *batchRows,
+		BatchWait: *batchWait,
+		Logger:    logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer sink.Close()
+	return sink.Run(ctx)
+}
