@@ -154,6 +154,12 @@ var (
 	// without a separator, as in "passcode 482913" or "PIN is 4821".
 	passcodeRe = regexp.MustCompile(`(?i)\b(?:pass ?code|pin)[ \t]+(?:is[ \t]+)?([0-9]{4,8})\b`)
 
+	// passwordProseRe matches a password given in a sentence, as in "my
+	// password is hunter2" or "the new password was 'Sup3r!'". Prose such as
+	// "my password is incorrect" is common, so findPasswords keeps a value
+	// only when it is quoted or holds a digit or a symbol.
+	passwordProseRe = regexp.MustCompile(`(?i)\b(?:password|passwort|passwd|pwd)[ \t]+(?:is|was|would be|will be)[ \t]+(?:now[ \t]+)?(["'‘“]?)([^\s<]+)`)
+
 	placeholderRe = regexp.MustCompile(`^\[[A-Z]+\]$`)
 )
 
@@ -173,7 +179,36 @@ func findPasswords(s string) []piiMatch {
 			found = append(found, piiMatch{start, end, value})
 		}
 	}
+	return append(found, findProsePasswords(s)...)
+}
+
+func findProsePasswords(s string) []piiMatch {
+	var found []piiMatch
+	for _, loc := range passwordProseRe.FindAllStringSubmatchIndex(s, -1) {
+		quoted := loc[3] > loc[2]
+		start, end := loc[4], loc[5]
+		for end > start+1 && strings.ContainsRune(`.,;:!?)"'’”`, rune(s[end-1])) {
+			if !quoted && s[end-1] == '!' && end == loc[5] && strings.IndexFunc(s[start:end-1], isPasswordSymbol) < 0 {
+				break
+			}
+			end--
+		}
+		value := s[start:end]
+		if placeholderRe.MatchString(value) {
+			continue
+		}
+		if !quoted && strings.IndexFunc(value, isPasswordSymbol) < 0 {
+			continue
+		}
+		found = append(found, piiMatch{start, end, value})
+	}
 	return found
+}
+
+// isPasswordSymbol reports whether r is a digit or a symbol, which words
+// of ordinary prose do not contain.
+func isPasswordSymbol(r rune) bool {
+	return unicode.IsDigit(r) || (!unicode.IsLetter(r) && r < 0x80 && r > ' ')
 }
 
 // --- email addresses ---

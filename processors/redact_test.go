@@ -58,6 +58,9 @@ func TestRedactTextFindsEachKind(t *testing.T) {
 		{"password colon", "password: hunter2!x.", "password: [PASSWORD].", PIIPassword},
 		{"pwd equals", "user=bob pwd=S3cr3t", "user=bob pwd=[PASSWORD]", PIIPassword},
 		{"passcode number", "the passcode 482913 works", "the passcode [PASSWORD] works", PIIPassword},
+		{"password in prose", "my password is hunter2 now", "my password is [PASSWORD] now", PIIPassword},
+		{"password in prose with symbol", "The new password was Sup3rS3cret!", "The new password was [PASSWORD]!", PIIPassword},
+		{"password in prose quoted", "the password is 'sunshine'.", "the password is '[PASSWORD]'.", PIIPassword},
 		{"password in html", "<b>Password:</b> hunter2</p>", "<b>Password:</b> [PASSWORD]</p>", PIIPassword},
 	}
 	for _, tt := range tests {
@@ -106,6 +109,7 @@ func TestRedactTextLeavesNearMisses(t *testing.T) {
 		{"key in code", "for(String key : bucketInfo.getKeys()) {"},
 		{"low entropy value", "token=aaaa1111aaaa1111"},
 		{"password reset prose", "I forgot my password and need a reset"},
+		{"password prose word", "my password is incorrect, and the old password was fine."},
 		{"money", "refund of $1,234.56 on 3 items"},
 	}
 	for _, tt := range tests {
