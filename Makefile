@@ -7,7 +7,7 @@ DEMO_FLAGS ?=
 # Flags passed to `go test`, e.g. make test TEST_FLAGS="-run Runner -v"
 TEST_FLAGS ?=
 
-.PHONY: build demo test test-unit stack-up stack-down stack-clean lint bench clean
+.PHONY: build demo test test-unit stack-up stack-down stack-clean lint clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/mailtriage
