@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"mailtriage/connectors/postgres"
+	"mailtriage/internal/kafkaconfig"
+)
+
+// envPostgresDSN is read when --postgres is not given, so that the DSN,
+// which may contain a password, need not appear in the process list.
+const envPostgresDSN = "MAILTRIAGE_POSTGRES_DSN"
+
+func init() {
+	registerSink("postgres", runSinkPostgres)
+}
+
+// runSinkPostgres runs "mailtriage sink postgres": it applies the ticket
+// commands to PostgreSQL until SIGTERM or SIGINT, logging JSON to stderr.
+func runSinkPostgres(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("sink postgres", flag.ContinueOnError)
+	var kafka kafkaconfig.Config
+	kafka.AddFlags(fs)
+	// The default stays out of the flag, so that -h never prints a
+	// password taken from the environment.
+	dsn := fs.String("postgres", "",
+		"PostgreSQL connection string, e.g. postgres://user@host:5432/db?sslmode=disable (default $"+envPostgresDSN+"; pgx also reads PGPASSWORD and ~/.pgpass)")
+	group := fs.String("group", postgres.DefaultGroup,
+		"connector name: the Kafka consumer group and the key of the offsets stored in PostgreSQL")
+	batch := fs.Int("batch", postgres.DefaultBatchSize,
+		"maximum records applied in one database transaction")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q: usage: mailtriage sink postgres --brokers host:port --postgres DSN [--group name] [--batch N]", fs.Arg(0))
+	}
+	if *dsn == "" {
+		*dsn = os.Getenv(envPostgresDSN)
+	}
+	if *dsn == "" {
+		return errors.New("missing --postgres: pass the PostgreSQL connection string or set " + envPostgresDSN)
+	}
+	if *batch < 1 {
+		return fmt.Errorf("invalid --batch %d: use 1 or more", *batch)
+	}
+	if *group == "" {
+		return errors.New("empty --group: name the connector")
+	}
+	kafkaOpts, err := kafka.Opts()
+	if err != nil {
+		return err
+	}
+
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	sink, err := postgres.New(postgres.Config{
+		DSN:       *dsn,
+		KafkaOpts: kafkaOpts,
+		Group:     *group,
+		BatchSize: *batch,
+		Logger:    logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer sink.Close()
+	return sink.Run(ctx)
+}

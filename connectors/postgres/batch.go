@@ -1,0 +1,210 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"mailtriage/schemas"
+)
+
+// item is one polled record: its decoded command, or the reason it cannot
+// be applied, or neither for a transaction marker.
+type item struct {
+	rec     *kgo.Record
+	cmd     *schemas.TicketCommand // nil when fault is set
+	fault   error
+	control bool // a commit or abort marker, which only moves the offset
+}
+
+// partitionItems is the part of a poll batch from one partition, in
+// offset order.
+type partitionItems struct {
+	partition int32
+	items     []item
+}
+
+// batchResult counts what one committed transaction wrote.
+type batchResult struct {
+	applied     int // commands written
+	skipped     int // records below the stored offset, applied before
+	markers     int // transaction markers passed
+	deadLetters int
+}
+
+// handle applies one poll batch in one transaction, retrying until it
+// commits or ctx ends, and then sends the dead letters it recorded.
+func (s *Sink) handle(ctx context.Context, fetches kgo.Fetches) error {
+	parts := s.decode(fetches)
+	if len(parts) == 0 {
+		return nil
+	}
+	records := 0
+	for _, p := range parts {
+		records += len(p.items)
+	}
+
+	isolate := false
+	for attempt := 1; ; attempt++ {
+		res, err := s.applyBatch(ctx, parts, isolate)
+		if err == nil {
+			if attempt > 1 {
+				s.log.Info("batch written after retries", "attempts", attempt, "records", records)
+			}
+			s.log.Debug("batch committed", "records", records, "applied", res.applied,
+				"skipped", res.skipped, "markers", res.markers, "dead_letters", res.deadLetters)
+			break
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !isolate && isRecordFault(err) {
+			// Some command carries data that PostgreSQL rejects. Run the
+			// batch again with a savepoint around each command, so the
+			// faulty ones go to the DLQ and the rest are written.
+			s.log.Warn("PostgreSQL rejected a command of the batch; writing each command on its own to find it",
+				"records", records, "error", s.redact.text(err))
+			isolate = true
+			attempt--
+			continue
+		}
+		if !s.waitRetry(ctx, "writing the batch to PostgreSQL failed; retrying", attempt, err, "records", records) {
+			return ctx.Err()
+		}
+	}
+
+	return s.flushOutbox(ctx)
+}
+
+// decode groups the records of fetches by partition and decodes each.
+// Records of other topics, which the client does not return, are ignored.
+func (s *Sink) decode(fetches kgo.Fetches) []partitionItems {
+	var parts []partitionItems
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		if p.Topic != s.cfg.Topic || len(p.Records) == 0 {
+			return
+		}
+		pi := partitionItems{partition: p.Partition, items: make([]item, 0, len(p.Records))}
+		for _, rec := range p.Records {
+			pi.items = append(pi.items, decodeRecord(rec))
+		}
+		parts = append(parts, pi)
+	})
+	// Every transaction locks the offset rows in partition order, so two
+	// members of the group cannot deadlock on them.
+	sort.Slice(parts, func(i, j int) bool { return parts[i].partition < parts[j].partition })
+	return parts
+}
+
+// decodeRecord decodes and validates the TicketCommand in rec.
+func decodeRecord(rec *kgo.Record) item {
+	if rec.Attrs.IsControl() {
+		return item{rec: rec, control: true}
+	}
+	var cmd schemas.TicketCommand
+	if err := schemas.Unmarshal(rec.Value, &cmd); err != nil {
+		return item{rec: rec, fault: fmt.Errorf("decoding the TicketCommand: %w", err)}
+	}
+	if err := validateCommand(&cmd); err != nil {
+		return item{rec: rec, cmd: &cmd, fault: err}
+	}
+	return item{rec: rec, cmd: &cmd}
+}
+
+// applyBatch writes parts in one transaction with their new offsets and
+// the dead letters of the records that cannot be applied. With isolate
+// set, each command runs in a savepoint, and a command that PostgreSQL
+// rejects for its data becomes a dead letter instead of failing the batch.
+func (s *Sink) applyBatch(ctx context.Context, parts []partitionItems, isolate bool) (res batchResult, err error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return res, fmt.Errorf("beginning the batch transaction: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+
+	now := s.cfg.Now()
+	var dead []deadLetter
+	for _, p := range parts {
+		stored, err := lockOffset(ctx, tx, s.cfg.Group, s.cfg.Topic, p.partition)
+		if err != nil {
+			return res, err
+		}
+		next := stored
+		for _, it := range p.items {
+			if it.rec.Offset < stored {
+				res.skipped++
+				continue
+			}
+			next = it.rec.Offset + 1
+			if it.control {
+				res.markers++
+				continue
+			}
+
+			fault := it.fault
+			if fault == nil {
+				fault, err = s.applyItem(ctx, tx, it.cmd, now, isolate)
+				if err != nil {
+					return res, err
+				}
+			}
+			if fault != nil {
+				dead = append(dead, s.newDeadLetter(it, fault, now))
+				continue
+			}
+			res.applied++
+		}
+		if err := storeOffset(ctx, tx, s.cfg.Group, s.cfg.Topic, p.partition, next); err != nil {
+			return res, err
+		}
+	}
+
+	if err := s.insertOutbox(ctx, tx, dead); err != nil {
+		return res, err
+	}
+	if s.beforeCommit != nil {
+		s.beforeCommit()
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return res, fmt.Errorf("committing the batch: %w", err)
+	}
+	res.deadLetters = len(dead)
+	return res, nil
+}
+
+// applyItem writes one command. Outside isolation it returns any error as
+// err. In isolation it runs the command in a savepoint and returns a data
+// error of PostgreSQL as fault, after rolling back to the savepoint.
+func (s *Sink) applyItem(ctx context.Context, tx pgx.Tx, cmd *schemas.TicketCommand, now time.Time, isolate bool) (fault, err error) {
+	if !isolate {
+		return nil, applyCommand(ctx, tx, cmd, now)
+	}
+
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("creating a savepoint: %w", err)
+	}
+	applyErr := applyCommand(ctx, sp, cmd, now)
+	if applyErr == nil {
+		if err := sp.Commit(ctx); err != nil {
+			return nil, fmt.Errorf("releasing the savepoint: %w", err)
+		}
+		return nil, nil
+	}
+	if !isRecordFault(applyErr) {
+		return nil, applyErr
+	}
+	if err := sp.Rollback(ctx); err != nil {
+		return nil, errors.Join(applyErr, fmt.Errorf("rolling back to the savepoint: %w", err))
+	}
+	return fmt.Errorf("PostgreSQL rejected the command: %w", applyErr), nil
+}
