@@ -32,7 +32,10 @@ func Marshal(v any) ([]byte, error) {
 	}
 
 	c := contractsByName[name]
-	out, err := c.codec.SingleFromNative(nil, native)
+	out := make([]byte, singleObjectHeader, 512)
+	out[0], out[1] = singleObjectMarker0, singleObjectMarker1
+	binary.LittleEndian.PutUint64(out[2:singleObjectHeader], c.fingerprint)
+	out, err = c.codec.BinaryFromNative(out, native)
 	if err != nil {
 		return nil, fmt.Errorf("schemas: encoding %s: %w", name, err)
 	}
@@ -101,7 +104,7 @@ func checkHeader(data []byte, c *contract) ([]byte, error) {
 	}
 
 	fingerprint := binary.LittleEndian.Uint64(data[2:singleObjectHeader])
-	if fingerprint == c.codec.Rabin {
+	if fingerprint == c.fingerprint || fingerprint == c.goavroFingerprint {
 		return data[singleObjectHeader:], nil
 	}
 
@@ -110,7 +113,7 @@ func checkHeader(data []byte, c *contract) ([]byte, error) {
 			ErrSchemaMismatch, writer.name, c.name, shortName(writer.name))
 	}
 	return nil, fmt.Errorf("schemas: %w: schema fingerprint %#016x is not one that this build knows (%s has %#016x), so the writer may use a newer schema version: upgrade this reader, or check which topic the record came from",
-		ErrSchemaMismatch, fingerprint, c.name, c.codec.Rabin)
+		ErrSchemaMismatch, fingerprint, c.name, c.fingerprint)
 }
 
 // notSingleObject builds the error for data without a single-object header

@@ -65,11 +65,18 @@ func TestHeaderSingleObject(t *testing.T) {
 			}
 
 			written := binary.LittleEndian.Uint64(data[2:10])
-			if written != codec.Rabin {
-				t.Errorf("written fingerprint = %#016x, goavro Rabin of the canonical form = %#016x", written, codec.Rabin)
+			canonical, err := CanonicalSchema(tc.name)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if own := crc64Avro([]byte(codec.CanonicalSchema())); written != own {
+			if own := crc64Avro([]byte(canonical)); written != own {
 				t.Errorf("written fingerprint = %#016x, CRC-64-AVRO of the canonical form = %#016x", written, own)
+			}
+			if strings.Contains(canonical, `{"type":"long"}`) {
+				t.Errorf("canonical form keeps a primitive in object form: %s", canonical)
+			}
+			if codec.Rabin != crc64Avro([]byte(codec.CanonicalSchema())) {
+				t.Errorf("goavro Rabin %#016x is not the CRC-64-AVRO of its own canonical text", codec.Rabin)
 			}
 
 			fingerprint, err := Fingerprint(tc.name)

@@ -24,10 +24,18 @@ var schemaFiles embed.FS
 
 // contract is one top-level schema with the codec built from it.
 type contract struct {
-	name  string
-	file  string
-	text  string
-	codec *goavro.Codec
+	name        string
+	file        string
+	text        string
+	codec       *goavro.Codec
+	canonical   string // Parsing Canonical Form per the Avro specification
+	fingerprint uint64 // CRC-64-AVRO of canonical
+
+	// goavroFingerprint is the fingerprint goavro's SingleFromNative writes
+	// for this schema. It differs from fingerprint when the schema has
+	// logical types; readers accept it so records of Go producers that use
+	// goavro directly still decode.
+	goavroFingerprint uint64
 }
 
 // contractFiles maps every top-level name to its embedded file.
@@ -54,7 +62,8 @@ func init() {
 			panic(err)
 		}
 		contractsByName[c.name] = c
-		contractsByFingerprint[c.codec.Rabin] = c
+		contractsByFingerprint[c.fingerprint] = c
+		contractsByFingerprint[c.goavroFingerprint] = c
 	}
 }
 
@@ -74,7 +83,17 @@ func loadContract(name, file string) (*contract, error) {
 	if got := typeName.String(); got != name {
 		return nil, fmt.Errorf("schemas: %s defines %s, expected %s", file, got, name)
 	}
-	return &contract{name: name, file: file, text: string(text), codec: codec}, nil
+	canonical := canonicalForm(codec)
+	return &contract{
+		name:        name,
+		file:        file,
+		text:        string(text),
+		codec:       codec,
+		canonical:   canonical,
+		fingerprint: rabinFingerprint(canonical),
+
+		goavroFingerprint: codec.Rabin,
+	}, nil
 }
 
 // Names returns the full Avro names of all top-level contracts, in a fixed
@@ -105,7 +124,7 @@ func CanonicalSchema(name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return c.codec.CanonicalSchema(), nil
+	return c.canonical, nil
 }
 
 // Fingerprint returns the CRC-64-AVRO (Rabin) fingerprint of the canonical
@@ -117,7 +136,7 @@ func Fingerprint(name string) ([8]byte, error) {
 	if err != nil {
 		return fingerprint, err
 	}
-	binary.LittleEndian.PutUint64(fingerprint[:], c.codec.Rabin)
+	binary.LittleEndian.PutUint64(fingerprint[:], c.fingerprint)
 	return fingerprint, nil
 }
 
