@@ -13,6 +13,20 @@ const (
 	DLQRetention = 30 * 24 * 60 * 60 * 1000 // ms, 30 days
 )
 
+// Record size limits, in bytes, as Kafka's max.message.bytes topic setting
+// measures them: the size of one record batch.
+const (
+	// LargeMessageBytes is the max.message.bytes of the inbound, tickets
+	// and dead-letter topics. Their records carry message text of up to
+	// 256 KiB per field (ingest.MaxTextBytes) plus headers and attachment
+	// metadata, and a dead letter carries such a record as its payload.
+	LargeMessageBytes = 4 << 20
+
+	// DefaultMessageBytes is Kafka's default max.message.bytes, which the
+	// other topics keep: their records are small.
+	DefaultMessageBytes = 1048588
+)
+
 // Cleanup policies of Kafka's cleanup.policy topic setting.
 const (
 	CleanupDelete  = "delete"
@@ -41,21 +55,38 @@ func (s Spec) CleanupPolicy() string {
 // the same partition count, which the dedupe changelog requires: its
 // partition p backs the store of inbound partition p. With three or more
 // replicas, min.insync.replicas is 2 so that a write survives the loss of
-// one broker.
+// one broker. The topics that MaxMessageBytes names as large set
+// max.message.bytes to LargeMessageBytes.
 func Specs(partitions int32, replication int16) []Spec {
 	deleteAfter := func(ms int64) map[string]*string {
 		return configs(replication, "cleanup.policy", CleanupDelete, "retention.ms", strconv.FormatInt(ms, 10))
 	}
+	large := func(ms int64) map[string]*string {
+		return configs(replication, "cleanup.policy", CleanupDelete, "retention.ms", strconv.FormatInt(ms, 10),
+			"max.message.bytes", strconv.Itoa(LargeMessageBytes))
+	}
 	return []Spec{
-		{Name: Inbound, Partitions: partitions, ReplicationFactor: replication, Configs: deleteAfter(EventRetention)},
-		{Name: Tickets, Partitions: partitions, ReplicationFactor: replication, Configs: deleteAfter(EventRetention)},
+		{Name: Inbound, Partitions: partitions, ReplicationFactor: replication, Configs: large(EventRetention)},
+		{Name: Tickets, Partitions: partitions, ReplicationFactor: replication, Configs: large(EventRetention)},
 		{Name: Notifications, Partitions: partitions, ReplicationFactor: replication, Configs: deleteAfter(EventRetention)},
 		{Name: Analytics, Partitions: partitions, ReplicationFactor: replication, Configs: deleteAfter(EventRetention)},
 		{Name: AutoReplies, Partitions: partitions, ReplicationFactor: replication, Configs: deleteAfter(EventRetention)},
 		{Name: Feedback, Partitions: partitions, ReplicationFactor: replication, Configs: deleteAfter(EventRetention)},
-		{Name: DLQ, Partitions: partitions, ReplicationFactor: replication, Configs: deleteAfter(DLQRetention)},
+		{Name: DLQ, Partitions: partitions, ReplicationFactor: replication, Configs: large(DLQRetention)},
 		{Name: DedupeChangelog, Partitions: partitions, ReplicationFactor: replication, Configs: configs(replication, "cleanup.policy", CleanupCompact)},
 	}
+}
+
+// MaxMessageBytes returns the max.message.bytes that Specs gives topic:
+// LargeMessageBytes for the inbound, tickets and dead-letter topics and
+// DefaultMessageBytes for any other. Producers pass it to
+// kgo.ProducerBatchMaxBytesFn, so that a batch they build fits the topic.
+func MaxMessageBytes(topic string) int32 {
+	switch topic {
+	case Inbound, Tickets, DLQ:
+		return LargeMessageBytes
+	}
+	return DefaultMessageBytes
 }
 
 // configs builds a config map from name/value pairs and adds

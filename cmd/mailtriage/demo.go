@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,10 +22,11 @@ func runDemo(ctx context.Context, args []string) error {
 	brokers := fs.String("brokers", "", "comma-separated Kafka brokers; empty starts the embedded kfake broker")
 	mail := fs.String("mail", "samples/mailbox", "comma-separated .eml files, folders, mbox files or Maildirs to import")
 	rules := fs.String("rules", "config/rules.yaml", "classification ruleset (YAML)")
-	tenant := fs.String("tenant", "default", "tenant the imported mail belongs to")
-	partitions := fs.Int("partitions", 3, "partitions of each topic the demo creates")
+	tenant := fs.String("tenant", "default", `tenant the imported mail belongs to; the first part of the record key tenant/messageId, so no "/" or whitespace`)
+	partitions := partitionsFlag(3)
+	fs.Var(&partitions, "partitions", fmt.Sprintf("partitions of each topic the demo creates, from 1 to %d", demo.MaxPartitions))
 	storage := fs.String("storage", "", "folder for raw MIME and attachments; empty uses a temporary folder")
-	timeout := fs.Duration("timeout", 2*time.Minute, "limit for the whole run")
+	timeout := fs.Duration("timeout", 2*time.Minute, "time limit for the whole run, such as 90s or 5m")
 	asJSON := fs.Bool("json", false, "print the totals as one JSON object instead of the table")
 	verbose := fs.Bool("v", false, "log the processor's progress to stderr as JSON")
 	if err := fs.Parse(args); err != nil {
@@ -33,13 +35,16 @@ func runDemo(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q: pass mail with --mail", fs.Arg(0))
 	}
+	if err := demo.ValidateTenant(*tenant); err != nil {
+		return fmt.Errorf("--tenant: %w", err)
+	}
 
 	cfg := demo.Config{
 		Mail:       splitList(*mail),
 		Brokers:    splitList(*brokers),
 		RulesFile:  *rules,
 		Tenant:     *tenant,
-		Partitions: int32(*partitions),
+		Partitions: int32(partitions),
 		StorageDir: *storage,
 		Timeout:    *timeout,
 	}
@@ -55,6 +60,21 @@ func runDemo(ctx context.Context, args []string) error {
 		return report.WriteJSON(os.Stdout)
 	}
 	return report.WriteTable(os.Stdout)
+}
+
+// partitionsFlag is the value of --partitions. Set rejects a count outside
+// 1 to demo.MaxPartitions, also one too large for an int64.
+type partitionsFlag int32
+
+func (p *partitionsFlag) String() string { return strconv.Itoa(int(*p)) }
+
+func (p *partitionsFlag) Set(s string) error {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || demo.ValidatePartitions(n) != nil {
+		return fmt.Errorf("use a whole number from 1 to %d", demo.MaxPartitions)
+	}
+	*p = partitionsFlag(n)
+	return nil
 }
 
 func splitList(s string) []string {

@@ -21,9 +21,10 @@ func isMaildir(folder string) bool {
 
 // walkMaildir emits every regular file in cur and then in new, each in
 // lexical order, skipping hidden names. By the Maildir contract each such
-// file is one message, so its content is not checked. tmp holds deliveries still in progress and
-// is not read. Maildir++ subfolders start with '.' and are skipped like
-// other hidden entries; pass one as a path of its own to read it.
+// file is one message, even one that starts with "From ". tmp holds
+// deliveries still in progress and is not read. Maildir++ subfolders start
+// with '.' and are skipped like other hidden entries; pass one as a path of
+// its own to read it.
 func (w *walker) walkMaildir(folder string) error {
 	for _, sub := range []string{"cur", "new"} {
 		dir := filepath.Join(folder, sub)

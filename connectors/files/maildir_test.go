@@ -59,14 +59,19 @@ func TestWalkMaildirInsideFolder(t *testing.T) {
 }
 
 func TestWalkFolderWithCurOnlyIsNotMaildir(t *testing.T) {
-	// Without tmp the folder is an ordinary one, so its files are sniffed
-	// and a file that is not a message is skipped.
+	// Without tmp the folder is an ordinary one, so every file in it is
+	// read, also those outside cur and new.
 	root := t.TempDir()
 	writeFiles(t, root, map[string]string{
-		"cur/1": plainMessage,
-		"new/2": "plain text, not a message\n",
+		"cur/1":   plainMessage,
+		"new/2":   "plain text, not a message\n",
+		"other/3": plainMessage,
 	})
 
 	items := collect(t, root)
-	assertNames(t, items, []string{filepath.Join(root, "cur", "1")})
+	assertNames(t, items, []string{
+		filepath.Join(root, "cur", "1"),
+		filepath.Join(root, "new", "2"),
+		filepath.Join(root, "other", "3"),
+	})
 }

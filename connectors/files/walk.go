@@ -1,22 +1,22 @@
 // Package files is the import source: it reads messages from single files,
 // folders, mbox files and Maildirs on the local disk.
 //
-// Which files are messages:
+// Which files are imported:
 //
-//   - A file whose first line starts with "From " is an mbox file. It is split
-//     into one item per message, and mboxrd quoting (">From " in bodies) is
-//     undone.
-//   - A file named *.eml is one message, whatever it contains, so that a
-//     broken message still reaches the dead-letter topic with its raw bytes.
-//   - Any other file is one message when its first line is a header field: a
-//     name of printable ASCII without spaces, then a colon. Other files are
-//     skipped inside folders and rejected when passed as a path.
+//   - A path passed to Walk is always read, even when its name is hidden or
+//     it is a README.
+//   - Inside a folder, read recursively in lexical order, every regular file
+//     is read except hidden entries (names starting with '.') and files
+//     whose names start with README, LICENSE or COPYING in any case. The
+//     content does not matter: a picture or a text file is imported like a
+//     message, and the parser sends what is not mail to the dead-letter
+//     topic with its raw bytes and the reason. Symbolic links to regular
+//     files are followed, links to folders are not.
+//   - A file whose first line starts with "From " is an mbox file. It is
+//     split into one item per message, and mboxrd quoting (">From " in
+//     bodies) is undone. Every other file is one message.
 //   - A folder with cur, new and tmp subfolders is a Maildir: every regular
-//     file in cur and then in new is one message.
-//
-// Folders are read recursively in lexical order. Inside them, hidden entries
-// (names starting with '.') and files named README* in any case are
-// skipped. A path passed to Walk is read even when its name is hidden.
+//     file in cur and then in new, except hidden ones, is one message.
 package files
 
 import (
@@ -94,8 +94,7 @@ func (w *walker) walkPaths(paths []string) error {
 }
 
 // walkPath reads one path given by the caller. Unlike entries found inside
-// folders, it is read even when hidden, and a file that is not a message is
-// an error.
+// folders, it is read even when hidden or named like a README.
 func (w *walker) walkPath(path string) error {
 	if path == "" {
 		return errors.New("empty mail path; pass a .eml file, a folder, an mbox file or a Maildir")
@@ -112,7 +111,7 @@ func (w *walker) walkPath(path string) error {
 	case info.IsDir():
 		return w.walkFolder(path)
 	case info.Mode().IsRegular():
-		return w.walkFile(path, true)
+		return w.walkFile(path)
 	default:
 		return fmt.Errorf("mail path %s is a %s, not a regular file or a folder; pass a .eml file, a folder, an mbox file or a Maildir", path, info.Mode().Type())
 	}
@@ -130,7 +129,7 @@ func (w *walker) walkFolder(folder string) error {
 		return fmt.Errorf("listing folder %s: %w", folder, err)
 	}
 	for _, entry := range entries {
-		if skipEntry(entry.Name()) {
+		if skipEntry(entry.Name(), entry.IsDir()) {
 			continue
 		}
 		path := filepath.Join(folder, entry.Name())
@@ -149,18 +148,36 @@ func (w *walker) walkEntry(path string, entry fs.DirEntry) error {
 	case entry.IsDir():
 		return w.walkFolder(path)
 	case entry.Type().IsRegular():
-		return w.walkFile(path, false)
+		return w.walkFile(path)
 	case entry.Type()&fs.ModeSymlink != 0:
 		info, err := os.Stat(path)
 		if err != nil || !info.Mode().IsRegular() {
 			return nil
 		}
-		return w.walkFile(path, false)
+		return w.walkFile(path)
 	}
 	return nil
 }
 
-// skipEntry reports whether a folder entry is hidden or a README.
-func skipEntry(name string) bool {
-	return strings.HasPrefix(name, ".") || strings.HasPrefix(strings.ToLower(name), "readme")
+// skippedPrefixes start, in lower case, the names of the documentation files
+// that a folder walk leaves out: they come with mail collections and test
+// corpora but are never mail.
+var skippedPrefixes = []string{"readme", "license", "copying"}
+
+// skipEntry reports whether a folder entry is hidden, or is a file named
+// README*, LICENSE* or COPYING*. Folders with such names are read.
+func skipEntry(name string, isDir bool) bool {
+	if strings.HasPrefix(name, ".") {
+		return true
+	}
+	if isDir {
+		return false
+	}
+	lower := strings.ToLower(name)
+	for _, prefix := range skippedPrefixes {
+		if strings.HasPrefix(lower, prefix) {
+			return true
+		}
+	}
+	return false
 }

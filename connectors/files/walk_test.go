@@ -58,22 +58,25 @@ const plainMessage = "From: Ana <ana@example.org>\nTo: support@example.com\nSubj
 func TestWalkFolderRules(t *testing.T) {
 	root := t.TempDir()
 	writeFiles(t, root, map[string]string{
-		"b-second.eml":         plainMessage,
-		"a-first.eml":          plainMessage,
-		"c-no-extension":       "Received: from mx.example.net\nFrom: x@example.org\n\nhi\n",
-		"d-broken.eml":         "this is not a header line\n",
-		"README.md":            "# Samples\n",
-		"readme.txt":           "Subject: looks like a header\n",
-		"notes.txt":            "Shopping list\n- milk\n",
-		"license":              "The MIT License (MIT)\n",
-		"indented":             " From: starts with a space\n",
-		"empty":                "",
-		".hidden.eml":          plainMessage,
-		".git/objects/x.eml":   plainMessage,
-		"nested/deeper/z.eml":  plainMessage,
-		"nested/y.txt":         "Subject: a text file that is a message\n\nbody\n",
-		"nested/picture.png":   "\x89PNG\r\n\x1a\n\x00\x00",
-		"nested/.DS_Store.eml": plainMessage,
+		"b-second.eml":            plainMessage,
+		"a-first.eml":             plainMessage,
+		"c-no-extension":          "Received: from mx.example.net\nFrom: x@example.org\n\nhi\n",
+		"d-broken.eml":            "this is not a header line\n",
+		"README.md":               "# Samples\n",
+		"readme.txt":              "Subject: looks like a header\n",
+		"LICENSE-MIT":             "The MIT License (MIT)\n",
+		"license":                 "The MIT License (MIT)\n",
+		"COPYING":                 "GNU GENERAL PUBLIC LICENSE\n",
+		"notes.txt":               "Shopping list\n- milk\n",
+		"indented":                " From: starts with a space\n",
+		"empty":                   "",
+		".hidden.eml":             plainMessage,
+		".git/objects/x.eml":      plainMessage,
+		"nested/deeper/z.eml":     plainMessage,
+		"nested/y.txt":            "Subject: a text file that is a message\n\nbody\n",
+		"nested/picture.png":      "\x89PNG\r\n\x1a\n\x00\x00",
+		"nested/.DS_Store.eml":    plainMessage,
+		"readme-folder/inner.eml": plainMessage,
 	})
 
 	items := collect(t, root)
@@ -82,14 +85,55 @@ func TestWalkFolderRules(t *testing.T) {
 		filepath.Join(root, "b-second.eml"),
 		filepath.Join(root, "c-no-extension"),
 		filepath.Join(root, "d-broken.eml"),
+		filepath.Join(root, "empty"),
+		filepath.Join(root, "indented"),
 		filepath.Join(root, "nested", "deeper", "z.eml"),
+		filepath.Join(root, "nested", "picture.png"),
 		filepath.Join(root, "nested", "y.txt"),
+		filepath.Join(root, "notes.txt"),
+		filepath.Join(root, "readme-folder", "inner.eml"),
 	})
-	if string(items[0].Raw) != plainMessage {
-		t.Errorf("Raw of a-first.eml = %q, want the file content %q", items[0].Raw, plainMessage)
+	raws := map[string]string{}
+	for _, it := range items {
+		raws[filepath.Base(it.Name)] = string(it.Raw)
 	}
-	if string(items[3].Raw) != "this is not a header line\n" {
-		t.Errorf("Raw of d-broken.eml = %q, want the file content unchanged", items[3].Raw)
+	for name, want := range map[string]string{
+		"a-first.eml":  plainMessage,
+		"d-broken.eml": "this is not a header line\n",
+		"empty":        "",
+		"picture.png":  "\x89PNG\r\n\x1a\n\x00\x00",
+		"notes.txt":    "Shopping list\n- milk\n",
+	} {
+		if raws[name] != want {
+			t.Errorf("Raw of %s = %q, want the file content %q unchanged", name, raws[name], want)
+		}
+	}
+}
+
+func TestSkipEntry(t *testing.T) {
+	tests := []struct {
+		name  string
+		isDir bool
+		want  bool
+	}{
+		{"message.eml", false, false},
+		{"notes.txt", false, false},
+		{"photo.jpg", false, false},
+		{".hidden.eml", false, true},
+		{".git", true, true},
+		{"README", false, true},
+		{"Readme.md", false, true},
+		{"LICENSE", false, true},
+		{"license.txt", false, true},
+		{"COPYING.LESSER", false, true},
+		{"readme", true, false},
+		{"licenses", true, false},
+		{"my-readme.txt", false, false},
+	}
+	for _, tt := range tests {
+		if got := skipEntry(tt.name, tt.isDir); got != tt.want {
+			t.Errorf("skipEntry(%q, isDir %v) = %v, want %v", tt.name, tt.isDir, got, tt.want)
+		}
 	}
 }
 
@@ -99,23 +143,35 @@ func TestWalkExplicitPaths(t *testing.T) {
 		".hidden-but-named.eml": plainMessage,
 		"one.eml":               plainMessage,
 		"message.txt":           plainMessage,
+		"notes.txt":             "Shopping list\n",
+		"README":                "# not mail, but named\n",
+		"empty":                 "",
 	})
 	paths := []string{
 		filepath.Join(root, "one.eml"),
 		filepath.Join(root, ".hidden-but-named.eml"),
 		filepath.Join(root, "message.txt"),
+		filepath.Join(root, "notes.txt"),
+		filepath.Join(root, "README"),
+		filepath.Join(root, "empty"),
 	}
 
 	items := collect(t, paths...)
 	assertNames(t, items, paths)
+	if got := string(items[3].Raw); got != "Shopping list\n" {
+		t.Errorf("Raw of notes.txt = %q, want the file content", got)
+	}
+	if len(items[5].Raw) != 0 {
+		t.Errorf("Raw of the empty file = %q, want empty", items[5].Raw)
+	}
+	n, err := Count(paths)
+	if err != nil || n != len(paths) {
+		t.Errorf("Count(%d named files) = %d, %v; want %d, nil", len(paths), n, err, len(paths))
+	}
 }
 
 func TestWalkPathErrors(t *testing.T) {
 	root := t.TempDir()
-	writeFiles(t, root, map[string]string{
-		"notes.txt": "Shopping list\n",
-		"empty":     "",
-	})
 	tests := []struct {
 		name  string
 		paths []string
@@ -124,8 +180,7 @@ func TestWalkPathErrors(t *testing.T) {
 		{"no paths", nil, []string{"no mail paths given", ".eml"}},
 		{"empty path", []string{""}, []string{"empty mail path"}},
 		{"missing", []string{filepath.Join(root, "missing.mbox")}, []string{"missing.mbox", "does not exist", "check the spelling"}},
-		{"not a message", []string{filepath.Join(root, "notes.txt")}, []string{"notes.txt", "is not a message", "rename it to .eml"}},
-		{"empty file", []string{filepath.Join(root, "empty")}, []string{"empty", "is empty"}},
+		{"device", []string{os.DevNull}, []string{os.DevNull, "not a regular file or a folder"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -214,6 +269,7 @@ func TestCountMatchesWalk(t *testing.T) {
 		"md/new/2":         plainMessage,
 		"md/tmp/3":         plainMessage,
 		"skip/README":      plainMessage,
+		"skip/LICENSE":     "MIT\n",
 		"skip/picture.jpg": "\xff\xd8\xff\xe0",
 	})
 
@@ -222,8 +278,9 @@ func TestCountMatchesWalk(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Count: %v", err)
 	}
-	if len(items) != 5 {
-		t.Errorf("Walk found %d items (%q), want 5", len(items), names(items))
+	// a.eml, two mbox messages, two Maildir messages and picture.jpg.
+	if len(items) != 6 {
+		t.Errorf("Walk found %d items (%q), want 6", len(items), names(items))
 	}
 	if n != len(items) {
 		t.Errorf("Count = %d, want %d as Walk found", n, len(items))

@@ -39,7 +39,7 @@ func collect(ctx context.Context, brokers []string, start kadm.ListedOffsets, it
 	for got < want {
 		fetches := consumer.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("waiting for outcomes: %d of %d messages processed before the timeout: %w", got, want, err)
+			return nil, fmt.Errorf("%d of %d messages processed: %w", got, want, err)
 		}
 		if errs := fetches.Errors(); len(errs) > 0 {
 			return nil, fmt.Errorf("reading %s: %w", errs[0].Topic, errs[0].Err)

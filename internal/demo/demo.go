@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -29,17 +31,50 @@ type Config struct {
 	Mail []string
 	// RulesFile is the classification ruleset (YAML).
 	RulesFile string
-	// Tenant the imported mail belongs to. Default "default".
+	// Tenant the imported mail belongs to: a name without "/" or
+	// whitespace, checked by ValidateTenant. Default "default".
 	Tenant string
-	// Partitions of each topic the demo creates. Default 3.
+	// Partitions of each topic the demo creates, from 1 to MaxPartitions.
+	// Default 3.
 	Partitions int32
 	// StorageDir holds the raw MIME and attachments. Empty uses a temporary
 	// folder that is removed after the run.
 	StorageDir string
-	// Timeout bounds the whole run. Default 2 minutes.
+	// Timeout bounds the whole run. Default 2 minutes. An error caused by
+	// it names the --timeout flag of "mailtriage demo".
 	Timeout time.Duration
 	// Logger receives the runner's logs. Default discards them.
 	Logger *slog.Logger
+}
+
+// MaxPartitions is the largest partition count per topic that the demo
+// accepts. The demo creates eight topics with that count each, so 1000
+// already means 8000 partitions on one broker.
+const MaxPartitions = 1000
+
+// ValidatePartitions returns an error when n is not a partition count from
+// 1 to MaxPartitions.
+func ValidatePartitions(n int64) error {
+	if n < 1 || n > MaxPartitions {
+		return fmt.Errorf("invalid partition count %d: use a value from 1 to %d", n, MaxPartitions)
+	}
+	return nil
+}
+
+// ValidateTenant returns an error when tenant cannot start a record key.
+// The inbound key is tenant/messageId, so a tenant must be non-empty and
+// free of "/", whitespace and control characters.
+func ValidateTenant(tenant string) error {
+	if tenant == "" {
+		return errors.New(`invalid tenant "": pass a name such as "default"`)
+	}
+	if strings.Contains(tenant, "/") {
+		return fmt.Errorf(`invalid tenant %q: remove the "/", because the record key is tenant/messageId`, tenant)
+	}
+	if strings.IndexFunc(tenant, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+		return fmt.Errorf("invalid tenant %q: remove the whitespace and control characters", tenant)
+	}
+	return nil
 }
 
 func (c *Config) setDefaults() error {
@@ -52,8 +87,14 @@ func (c *Config) setDefaults() error {
 	if c.Tenant == "" {
 		c.Tenant = "default"
 	}
-	if c.Partitions <= 0 {
+	if err := ValidateTenant(c.Tenant); err != nil {
+		return err
+	}
+	if c.Partitions == 0 {
 		c.Partitions = 3
+	}
+	if err := ValidatePartitions(int64(c.Partitions)); err != nil {
+		return err
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = 2 * time.Minute
@@ -84,7 +125,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	defer removeStore()
 
-	client, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	client, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerBatchMaxBytesFn(topics.MaxMessageBytes))
 	if err != nil {
 		return nil, fmt.Errorf("connecting to Kafka at %v: %w", brokers, err)
 	}
@@ -92,16 +133,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	adm := kadm.NewClient(client)
 	if err := topics.Ensure(ctx, adm, topics.Specs(cfg.Partitions, 1)); err != nil {
-		return nil, err
+		return nil, cfg.explainTimeout(ctx, "creating the topics", err)
 	}
 	start, err := endOffsets(ctx, adm)
 	if err != nil {
-		return nil, err
+		return nil, cfg.explainTimeout(ctx, "listing the end offsets", err)
 	}
 
 	imported, err := importMail(ctx, client, store, cfg)
 	if err != nil {
-		return nil, err
+		return nil, cfg.explainTimeout(ctx, "importing the mail", err)
 	}
 
 	stopRunner, err := startRunner(ctx, brokers, cfg)
@@ -110,7 +151,20 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	defer stopRunner()
 
-	return collect(ctx, brokers, start, imported)
+	report, err := collect(ctx, brokers, start, imported)
+	if err != nil {
+		return nil, cfg.explainTimeout(ctx, "waiting for outcomes", err)
+	}
+	return report, nil
+}
+
+// explainTimeout returns err, prefixed with step and the flag to change
+// when the run's deadline has passed.
+func (c *Config) explainTimeout(ctx context.Context, step string, err error) error {
+	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("%s: not finished before the --timeout of %s; raise --timeout or lower --partitions: %w", step, c.Timeout, err)
 }
 
 // startBroker returns the given brokers, or starts a kfake cluster when

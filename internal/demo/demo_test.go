@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -117,13 +118,57 @@ func TestDemoPIINeverInSubjects(t *testing.T) {
 	}
 }
 
+// corpusFiles lists the regular files under root, as slash-separated
+// paths relative to it, split into those a folder import reads and those
+// it skips by name (README*, LICENSE*, COPYING*). Hidden entries are in
+// neither list.
+func corpusFiles(t *testing.T, root string) (read, skipped map[string]bool) {
+	t.Helper()
+	read, skipped = map[string]bool{}, map[string]bool{}
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if path != root && strings.HasPrefix(d.Name(), ".") {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		rel, err := filepath.Rel(root, path)
+		if err != nil {
+			return err
+		}
+		upper := strings.ToUpper(d.Name())
+		if strings.HasPrefix(upper, "README") || strings.HasPrefix(upper, "LICENSE") || strings.HasPrefix(upper, "COPYING") {
+			skipped[filepath.ToSlash(rel)] = true
+		} else {
+			read[filepath.ToSlash(rel)] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("listing %s: %v", root, err)
+	}
+	return read, skipped
+}
+
 // The corpus holds real and deliberately broken messages from public MIME
-// test suites. None may be lost or stop the run.
+// test suites, and the pictures, RTF and TNEF files their tests compare
+// against. None may be lost or stop the run: every file but the named
+// skips is imported, and what is not mail goes to the dead-letter topic.
 func TestDemoCorpusNothingLost(t *testing.T) {
 	if _, err := os.Stat(mimeCorpus); err != nil {
 		t.Skipf("MIME corpus not found at %s: %v", mimeCorpus, err)
 	}
-	want, err := files.Count([]string{mimeCorpus})
+	read, skipped := corpusFiles(t, mimeCorpus)
+	if len(skipped) == 0 {
+		t.Errorf("the corpus has no README, LICENSE or COPYING file, so the skip rule is not exercised")
+	}
+	count, err := files.Count([]string{mimeCorpus})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,40 +176,87 @@ func TestDemoCorpusNothingLost(t *testing.T) {
 	report := runDemo(t, mimeCorpus)
 
 	got := report.Totals
-	if got.Inbound != want {
-		t.Errorf("inbound = %d, want %d (every message file of the corpus)", got.Inbound, want)
+	if got.Inbound != count || got.Inbound != len(report.Rows) {
+		t.Errorf("inbound = %d with %d rows, want %d (every message that files.Count finds)", got.Inbound, len(report.Rows), count)
 	}
 	if got.Routed+got.Duplicates+got.DLQ != got.Inbound || got.Missing != 0 {
 		t.Errorf("inbound %d != routed %d + duplicates %d + dlq %d (missing %d)", got.Inbound, got.Routed, got.Duplicates, got.DLQ, got.Missing)
 	}
+
+	// Every file has a row, and the only files without one are the named
+	// skips.
+	withRow := map[string]bool{}
 	for _, row := range report.Rows {
-		if row.DeadLetter != "" && !strings.Contains(row.DeadLetter, ": ") {
+		file, _, _ := strings.Cut(row.File, "#")
+		withRow[file] = true
+	}
+	for file := range read {
+		if !withRow[file] {
+			t.Errorf("%s: no row, but only README, LICENSE and COPYING files may be skipped", file)
+		}
+	}
+	for file := range withRow {
+		if !read[file] {
+			t.Errorf("%s: has a row but is not a file the import reads (skipped by name: %v)", file, skipped[file])
+		}
+	}
+
+	for _, row := range report.Rows {
+		stage, reason, ok := strings.Cut(row.DeadLetter, ": ")
+		if row.DeadLetter != "" && (!ok || stage == "" || reason == "") {
 			t.Errorf("%s: dead letter %q does not say which stage failed and why", row.File, row.DeadLetter)
 		}
 	}
+	if got.DLQ == 0 {
+		t.Errorf("dlq = 0, want the corpus's pictures, RTF and TNEF files dead-lettered")
+	}
 }
 
-// A file that is not mail at all still reaches the dead-letter topic, with
-// the stage and the reason, and the rest of the folder flows.
-func TestDemoUnreadableFileGoesToDLQ(t *testing.T) {
+// Files that are not mail reach the dead-letter topic at the parse stage,
+// each with the reason, and the rest of the folder flows.
+func TestDemoNonMailGoesToDLQ(t *testing.T) {
 	dir := t.TempDir()
-	good := "From: Ana <ana@example.com>\nTo: support@example.com\nSubject: Hello\nMessage-ID: <good-1@example.com>\n\nHi there.\n"
-	if err := os.WriteFile(filepath.Join(dir, "a-good.eml"), []byte(good), 0o644); err != nil {
-		t.Fatal(err)
+	random := make([]byte, 2048)
+	for i := range random {
+		random[i] = byte(i*7919 + i/3)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "b-empty.eml"), nil, 0o644); err != nil {
-		t.Fatal(err)
+	write := func(name string, content []byte) {
+		if err := os.WriteFile(filepath.Join(dir, name), content, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
+	write("a-good.eml", []byte("From: Ana <ana@example.com>\nTo: support@example.com\nSubject: Hello\nMessage-ID: <good-1@example.com>\n\nHi there.\n"))
+	write("b-empty.eml", nil)
+	write("c-photo.eml", []byte("\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xdb"))
+	write("d-random.bin", random)
+	write("e-notes.txt", []byte("Shopping list\n- milk\n- eggs\n"))
+	write("f-zeros", make([]byte, 512))
+	write("LICENSE", []byte("MIT License\n"))
+	write("README.md", []byte("# test folder\n"))
 
 	report := runDemo(t, dir)
 
 	got := report.Totals
-	if got.Inbound != 2 || got.Routed != 1 || got.DLQ != 1 {
-		t.Fatalf("totals = %+v, want inbound 2, routed 1, dlq 1", got)
+	if got.Inbound != 6 || got.Routed != 1 || got.DLQ != 5 || got.Missing != 0 {
+		t.Fatalf("totals = %+v, want inbound 6, routed 1, dlq 5", got)
 	}
-	dead := report.Rows[1]
-	if dead.File != "b-empty.eml" || !strings.HasPrefix(dead.DeadLetter, "parse: ") {
-		t.Errorf("row %+v: want b-empty.eml dead-lettered at stage parse", dead)
+	wantFiles := []string{"a-good.eml", "b-empty.eml", "c-photo.eml", "d-random.bin", "e-notes.txt", "f-zeros"}
+	for i, row := range report.Rows {
+		if row.File != wantFiles[i] {
+			t.Errorf("row %d is %s, want %s", i, row.File, wantFiles[i])
+		}
+		if i == 0 {
+			if row.DeadLetter != "" {
+				t.Errorf("%s: dead-lettered (%s), want it routed", row.File, row.DeadLetter)
+			}
+			continue
+		}
+		if !strings.HasPrefix(row.DeadLetter, "parse: not an email message: ") {
+			t.Errorf("%s: dead letter %q, want stage parse and \"not an email message\"", row.File, row.DeadLetter)
+		}
+		if !strings.Contains(row.DeadLetter, "import RFC 5322 messages (.eml), mbox files or Maildirs") {
+			t.Errorf("%s: dead letter %q does not say what to import instead", row.File, row.DeadLetter)
+		}
 	}
 }
 

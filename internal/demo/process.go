@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"mailtriage/processors"
 	"mailtriage/processors/runner"
 	"mailtriage/topics"
@@ -32,6 +34,7 @@ func startRunner(ctx context.Context, brokers []string, cfg Config) (func(), err
 		Chain:           chain,
 		Outputs:         processors.Outputs,
 		Logger:          cfg.Logger,
+		ClientOpts:      []kgo.Opt{kgo.ProducerBatchMaxBytesFn(topics.MaxMessageBytes)},
 		Now:             time.Now,
 	})
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"sort"
 	"strings"
-	"text/tabwriter"
 
 	"mailtriage/schemas"
 )
@@ -98,31 +97,48 @@ func describeReason(reason schemas.Reason) string {
 	}
 }
 
-// WriteTable prints one line per message and the totals.
+// Column widths of the table, in terminal columns. A longer value is cut
+// and the cut marked with an ellipsis.
+const (
+	fileWidth    = 56  // keeps the end of the name
+	domainWidth  = 40  // keeps the start
+	subjectWidth = 40  // keeps the start
+	reasonWidth  = 100 // the dead-letter reason, "stage: error"; keeps the start
+)
+
+// WriteTable prints one line per message and the totals. A blank sender
+// domain or subject prints as "-". A dead-letter row ends with the stage
+// and the error in the REASON column.
 func (r *Report) WriteTable(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "FILE\tSENDER DOMAIN\tSUBJECT\tQUEUE\tPRIORITY\tREASON\tDUPLICATE\tPII")
+	var t table
+	t.add("FILE", "SENDER DOMAIN", "SUBJECT", "QUEUE", "PRIORITY", "REASON", "DUPLICATE", "PII")
 	for _, row := range r.Rows {
+		file := shortenStart(row.File, fileWidth)
 		if row.DeadLetter != "" {
-			fmt.Fprintf(tw, "%s\t-\t-\tDLQ\t-\t%s\t-\t-\n", shorten(row.File, 44), shorten(row.DeadLetter, 60))
+			t.add(file, "-", "-", "DLQ", "-", shortenEnd(row.DeadLetter, reasonWidth))
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			shorten(row.File, 44), row.SenderDomain, shorten(row.Subject, 40), orDash(row.Queue),
-			orDash(row.Priority), row.Reason, yesNo(row.Duplicate), describePII(row.PII))
+		t.add(file,
+			orDash(shortenEnd(row.SenderDomain, domainWidth)),
+			orDash(shortenEnd(row.Subject, subjectWidth)),
+			orDash(row.Queue),
+			orDash(row.Priority),
+			row.Reason,
+			yesNo(row.Duplicate),
+			describePII(row.PII))
 	}
-	if err := tw.Flush(); err != nil {
+	if err := t.write(w); err != nil {
 		return err
 	}
 
-	t := r.Totals
-	fmt.Fprintf(w, "\ninbound %d = routed %d + duplicates %d + dlq %d", t.Inbound, t.Routed, t.Duplicates, t.DLQ)
-	if t.Missing > 0 {
-		fmt.Fprintf(w, " + missing %d", t.Missing)
+	totals := r.Totals
+	fmt.Fprintf(w, "\ninbound %d = routed %d + duplicates %d + dlq %d", totals.Inbound, totals.Routed, totals.Duplicates, totals.DLQ)
+	if totals.Missing > 0 {
+		fmt.Fprintf(w, " + missing %d", totals.Missing)
 	}
 	fmt.Fprintln(w)
-	for _, q := range sortedKeys(t.Queues) {
-		fmt.Fprintf(w, "  %-18s %d\n", q, t.Queues[q])
+	for _, q := range sortedKeys(totals.Queues) {
+		fmt.Fprintf(w, "  %-18s %d\n", q, totals.Queues[q])
 	}
 	return nil
 }
@@ -165,15 +181,4 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
-}
-
-// shorten cuts s to at most n runes, marking the cut with an ellipsis, and
-// replaces line breaks so that a row stays on one line.
-func shorten(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	runes := []rune(s)
-	if len(runes) <= n {
-		return s
-	}
-	return string(runes[:n-1]) + "…"
 }

@@ -82,3 +82,64 @@ func TestParseErrorWithoutCause(t *testing.T) {
 		t.Errorf("DeadLetter.Error = %q, want %q", dl.Error, "unknown parse error")
 	}
 }
+
+func TestDeadLetterForCutsLargePayload(t *testing.T) {
+	raw := bytes.Repeat([]byte{0xff, 0xd8, 0x00}, MaxParsePayload) // 1.5 MiB, not mail
+	_, err := Prepare(context.Background(), raw, testOpts, newCountingStore(t))
+	var pe *ParseError
+	if !errors.As(err, &pe) {
+		t.Fatalf("Prepare error = %v, want *ParseError", err)
+	}
+
+	dl := DeadLetterFor(pe, raw, schemas.SourceImport, time.Now())
+
+	if !bytes.Equal(dl.Payload, raw[:MaxParsePayload]) {
+		t.Errorf("Payload has %d bytes, want the first %d of the raw message", len(dl.Payload), MaxParsePayload)
+	}
+	if dl.Raw == nil || dl.Raw.Size != int64(len(raw)) {
+		t.Errorf("Raw = %+v, want the whole %d-byte message", dl.Raw, len(raw))
+	}
+}
+
+func TestRejectedDeadLetter(t *testing.T) {
+	raw, _ := bigMessage("text/plain", 200<<10)
+	email, err := Prepare(context.Background(), raw, testOpts, newCountingStore(t))
+	if err != nil {
+		t.Fatalf("Prepare: %v", err)
+	}
+	now := time.Date(2024, 3, 5, 15, 4, 5, 0, time.FixedZone("EST", -5*3600))
+	key := []byte(email.Key())
+
+	dl := RejectedDeadLetter(email, key, raw, "record too large", schemas.SourceImport, now)
+
+	if dl.Stage != "ingress" {
+		t.Errorf("Stage = %q, want %q", dl.Stage, "ingress")
+	}
+	if dl.Tenant != "acme" || dl.Error != "record too large" {
+		t.Errorf("Tenant, Error = %q, %q; want %q, %q", dl.Tenant, dl.Error, "acme", "record too large")
+	}
+	if !bytes.Equal(dl.Key, key) {
+		t.Errorf("Key = %q, want %q", dl.Key, key)
+	}
+	if !bytes.Equal(dl.Payload, raw[:MaxIngressPayload]) {
+		t.Errorf("Payload has %d bytes, want the first %d of the raw message", len(dl.Payload), MaxIngressPayload)
+	}
+	if dl.Raw != email.Raw {
+		t.Errorf("Raw = %+v, want the message's raw reference %+v", dl.Raw, email.Raw)
+	}
+	if dl.SourceTopic != schemas.SourceImport || dl.SourcePartition != -1 || dl.SourceOffset != -1 {
+		t.Errorf("source = %q/%d/%d, want %q/-1/-1", dl.SourceTopic, dl.SourcePartition, dl.SourceOffset, schemas.SourceImport)
+	}
+	if !dl.FailedAt.Equal(now) || dl.FailedAt.Location() != time.UTC {
+		t.Errorf("FailedAt = %v, want %v in UTC", dl.FailedAt, now.UTC())
+	}
+
+	again := RejectedDeadLetter(email, key, raw, "other text", schemas.SourceImport, now.Add(time.Hour))
+	if len(dl.EventID) != 32 || again.EventID != dl.EventID {
+		t.Errorf("EventIDs %q and %q, want the same 32 hex characters for the same message", dl.EventID, again.EventID)
+	}
+	parse := DeadLetterFor(&ParseError{Tenant: "acme", Raw: *email.Raw}, raw, schemas.SourceImport, now)
+	if parse.EventID == dl.EventID {
+		t.Errorf("ingress and parse dead letters of one message share EventID %q", dl.EventID)
+	}
+}

@@ -14,12 +14,15 @@ import (
 
 // Prepare stores raw under raw/<sha256>.eml, parses it with mime.Parse,
 // stores each attachment under attachments/<sha256> and returns the parsed
-// message with Raw and every attachment's StorageKey set.
+// message with Raw and every attachment's StorageKey set. Text fields
+// longer than MaxTextBytes are cut, with a warning each.
 //
 // The raw bytes are stored before parsing, so a message that cannot be
 // parsed is kept: Prepare then returns a *ParseError that carries the raw
-// BlobRef, and DeadLetterFor turns it into a dead letter. Any other error
-// is a storage failure, which is worth retrying.
+// BlobRef, and DeadLetterFor turns it into a dead letter. Input that is
+// not mail gets a ParseError too, whose cause matches mime.ErrNotMail: it
+// is empty, only whitespace, or the parser found no header field in it.
+// Any other error is a storage failure, which is worth retrying.
 func Prepare(ctx context.Context, raw []byte, opts mime.Options, store blobstore.Store) (*schemas.InboundEmail, error) {
 	if store == nil {
 		return nil, fmt.Errorf("ingest.Prepare: object store is nil; pass a blobstore.Store such as blobstore.NewDir")
@@ -30,6 +33,9 @@ func Prepare(ctx context.Context, raw []byte, opts mime.Options, store blobstore
 		return nil, err
 	}
 
+	if err := checkEmpty(raw); err != nil {
+		return nil, &ParseError{Tenant: opts.Tenant, Raw: ref, Err: err}
+	}
 	parsed, err := mime.Parse(raw, opts)
 	if err != nil {
 		return nil, &ParseError{Tenant: opts.Tenant, Raw: ref, Err: err}
@@ -39,6 +45,9 @@ func Prepare(ctx context.Context, raw []byte, opts mime.Options, store blobstore
 	}
 
 	email := parsed.Email
+	if err := checkHeaders(&email, raw); err != nil {
+		return nil, &ParseError{Tenant: opts.Tenant, Raw: ref, Err: err}
+	}
 	if err := checkParts(&email, parsed.Parts); err != nil {
 		return nil, &ParseError{Tenant: opts.Tenant, Raw: ref, Err: err}
 	}
@@ -46,6 +55,7 @@ func Prepare(ctx context.Context, raw []byte, opts mime.Options, store blobstore
 		return nil, err
 	}
 	email.Raw = &ref
+	truncateTexts(&email, ref.Key)
 	return &email, nil
 }
 
