@@ -47,7 +47,11 @@ func Parse(raw []byte, opts Options) (*Parsed, error) {
 		return nil, fmt.Errorf("%w: the input is empty; pass the raw RFC 5322 message", ErrNotMail)
 	}
 
+	raw, skipped := skipLeadingWhitespace(raw)
 	parsed := parseMessage(raw, 0)
+	if skipped {
+		parsed.Email.Warnings = append(parsed.Email.Warnings, "blank lines or spaces before the first header field skipped")
+	}
 	if len(parsed.Email.Headers) == 0 && parsed.bodyEmpty {
 		return nil, fmt.Errorf("%w: no header field could be read and there is no body; pass the raw RFC 5322 message", ErrNotMail)
 	}

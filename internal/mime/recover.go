@@ -56,6 +56,22 @@ func splitMessage(raw []byte) message {
 	return msg
 }
 
+// skipLeadingWhitespace drops blank lines and indentation before the first
+// header field of a message, which some exporters write. Without it the
+// whole message would read as a body with no header. Input whose first
+// non-blank line is not a header field is returned unchanged.
+func skipLeadingWhitespace(raw []byte) ([]byte, bool) {
+	trimmed := bytes.TrimLeft(raw, " \t\r\n")
+	if len(trimmed) == len(raw) {
+		return raw, false
+	}
+	line, _ := cutLine(trimmed)
+	if fieldName(strings.TrimRight(string(line), "\r\n")) == "" {
+		return raw, false
+	}
+	return trimmed, true
+}
+
 // stripMboxFromLine removes the "From sender date" separator line that
 // mbox files put before each message.
 func stripMboxFromLine(raw []byte) ([]byte, bool) {

@@ -240,3 +240,49 @@ func TestParseOptionsFillContract(t *testing.T) {
 		t.Errorf("MessageID = %q, expected id@x", email.MessageID)
 	}
 }
+
+func TestParseSkipsLeadingWhitespace(t *testing.T) {
+	tests := []struct {
+		name string
+		raw  string
+	}{
+		{"spaces before first field", "   From: Ana <ana@example.com>\nSubject: Hi\n\nBody\n"},
+		{"blank lines before first field", "\n\n  \nFrom: Ana <ana@example.com>\nSubject: Hi\n\nBody\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := Parse([]byte(tt.raw), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Email.Subject != "Hi" {
+				t.Errorf("subject = %q, want %q", p.Email.Subject, "Hi")
+			}
+			if p.Email.Text != "Body\n" && p.Email.Text != "Body" {
+				t.Errorf("text = %q, want the body line", p.Email.Text)
+			}
+			if !containsWarning(p.Email.Warnings, "before the first header field skipped") {
+				t.Errorf("warnings = %q, want one about the skipped whitespace", p.Email.Warnings)
+			}
+		})
+	}
+}
+
+func TestParseKeepsHeaderlessText(t *testing.T) {
+	p, err := Parse([]byte("\n  just some notes\nno header here\n"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Email.Headers) != 0 {
+		t.Errorf("headers = %v, want none", p.Email.Headers)
+	}
+}
+
+func containsWarning(warnings []string, part string) bool {
+	for _, w := range warnings {
+		if strings.Contains(w, part) {
+			return true
+		}
+	}
+	return false
+}
