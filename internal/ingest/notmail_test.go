@@ -36,7 +36,7 @@ func TestPrepareRejectsNonMail(t *testing.T) {
 		{"NUL bytes", make([]byte, 300), "no header fields found in the first 300 bytes"},
 		{"plain text", []byte("Shopping list\n- milk\n- eggs\n"), "no header fields found in the first 14 bytes"},
 		{"text with colon in prose", []byte("Remember this: buy milk\n"), "no header fields found in the first 24 bytes"},
-		{"blank first line", []byte("\nFrom: ana@example.org\n"), "no header fields found in the first 1 byte"},
+		{"blank first line then text", []byte("\nhello there\n"), "no header fields found in the first 1 byte"},
 		{"mbox line then text", []byte("From ana@example.org Mon Jan  1 00:00:00 2024\nhello\n"), "no header fields found in the first 52 bytes"},
 		{"empty", nil, "the message is empty (0 bytes)"},
 		{"whitespace", []byte("\r\n   \r\n"), "the message contains only whitespace (7 bytes)"},
