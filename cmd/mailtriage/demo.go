@@ -29,6 +29,7 @@ func runDemo(ctx context.Context, args []string) error {
 	timeout := fs.Duration("timeout", 2*time.Minute, "time limit for the whole run, such as 90s or 5m")
 	asJSON := fs.Bool("json", false, "print the totals as one JSON object instead of the table")
 	verbose := fs.Bool("v", false, "log the processor's progress to stderr as JSON")
+	sinkFlags := addDemoSinkFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -47,6 +48,7 @@ func runDemo(ctx context.Context, args []string) error {
 		Partitions: int32(partitions),
 		StorageDir: *storage,
 		Timeout:    *timeout,
+		Sinks:      sinkFlags.config(),
 	}
 	if *verbose {
 		cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))

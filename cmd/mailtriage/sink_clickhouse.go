@@ -24,7 +24,7 @@ func init() {
 // decision events into ClickHouse until SIGTERM or SIGINT, logging JSON to
 // stderr.
 func runSinkClickHouse(ctx context.Context, args []string) error {
-	const usage = "usage: mailtriage sink clickhouse --brokers host:port --clickhouse host:port [--database name] [--table name] [--batch-rows N] [--batch-wait 1s] [--group name]"
+	const usage = "usage: mailtriage sink clickhouse --brokers host:port --clickhouse host:port [--database name] [--table name] [--batch-rows N] [--batch-wait 1s] [--group name] [--schema-registry URL]"
 
 	fs := flag.NewFlagSet("sink clickhouse", flag.ContinueOnError)
 	var kafka kafkaconfig.Config
@@ -39,6 +39,7 @@ func runSinkClickHouse(ctx context.Context, args []string) error {
 	batchRows := fs.Int("batch-rows", clickhouse.DefaultBatchRows, "records per insert: a batch is flushed once it holds this many")
 	batchWait := fs.Duration("batch-wait", clickhouse.DefaultBatchWait, "maximum time from the first record of a batch to its flush")
 	group := fs.String("group", clickhouse.DefaultGroup, "Kafka consumer group of the sink")
+	registryURL := addSchemaRegistryFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -59,6 +60,10 @@ func runSinkClickHouse(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	serde, err := sinkSerde(*registryURL)
+	if err != nil {
+		return err
+	}
 
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	sink, err := clickhouse.New(clickhouse.Config{
@@ -71,6 +76,7 @@ func runSinkClickHouse(ctx context.Context, args []string) error {
 		Group:     *group,
 		BatchRows: *batchRows,
 		BatchWait: *batchWait,
+		Serde:     serde,
 		Logger:    logger,
 	})
 	if err != nil {

@@ -34,11 +34,12 @@ func runSinkPostgres(ctx context.Context, args []string) error {
 		"connector name: the Kafka consumer group and the key of the offsets stored in PostgreSQL")
 	batch := fs.Int("batch", postgres.DefaultBatchSize,
 		"maximum records applied in one database transaction")
+	registryURL := addSchemaRegistryFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q: usage: mailtriage sink postgres --brokers host:port --postgres DSN [--group name] [--batch N]", fs.Arg(0))
+		return fmt.Errorf("unexpected argument %q: usage: mailtriage sink postgres --brokers host:port --postgres DSN [--group name] [--batch N] [--schema-registry URL]", fs.Arg(0))
 	}
 	if *dsn == "" {
 		*dsn = os.Getenv(envPostgresDSN)
@@ -56,6 +57,10 @@ func runSinkPostgres(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	serde, err := sinkSerde(*registryURL)
+	if err != nil {
+		return err
+	}
 
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	sink, err := postgres.New(postgres.Config{
@@ -63,6 +68,7 @@ func runSinkPostgres(ctx context.Context, args []string) error {
 		KafkaOpts: kafkaOpts,
 		Group:     *group,
 		BatchSize: *batch,
+		Serde:     serde,
 		Logger:    logger,
 	})
 	if err != nil {

@@ -38,7 +38,7 @@ func (f webhookFlag) Set(s string) error {
 // runSinkSlack runs "mailtriage sink slack": it posts the notifications to
 // Slack incoming webhooks until SIGTERM or SIGINT, logging JSON to stderr.
 func runSinkSlack(ctx context.Context, args []string) error {
-	const usage = "usage: mailtriage sink slack --brokers host:port --postgres DSN --webhooks FILE [--webhook tenant=URL]... [--default-webhook URL] [--group name]"
+	const usage = "usage: mailtriage sink slack --brokers host:port --postgres DSN --webhooks FILE [--webhook tenant=URL]... [--default-webhook URL] [--group name] [--schema-registry URL]"
 
 	fs := flag.NewFlagSet("sink slack", flag.ContinueOnError)
 	var kafka kafkaconfig.Config
@@ -56,6 +56,7 @@ func runSinkSlack(ctx context.Context, args []string) error {
 	baseDelay := fs.Duration("retry-base-delay", slack.DefaultBaseDelay, "backoff before the first retry; doubled for each further retry")
 	maxDelay := fs.Duration("retry-max-delay", slack.DefaultMaxDelay, "maximum backoff between two posts")
 	requestTimeout := fs.Duration("request-timeout", slack.DefaultRequestTimeout, "timeout of one webhook post, response included")
+	registryURL := addSchemaRegistryFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -83,6 +84,10 @@ func runSinkSlack(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	serde, err := sinkSerde(*registryURL)
+	if err != nil {
+		return err
+	}
 
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	pool, err := pgxpool.New(ctx, *dsn)
@@ -102,6 +107,7 @@ func runSinkSlack(ctx context.Context, args []string) error {
 		Group:      *group,
 		Webhooks:   hooks,
 		Ledger:     slack.NewPostgresLedger(pool, *schema),
+		Serde:      serde,
 		Retry: slack.RetryPolicy{
 			MaxAttempts: *maxAttempts,
 			BaseDelay:   *baseDelay,

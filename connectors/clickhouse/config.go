@@ -10,6 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"mailtriage/schemas"
 	"mailtriage/topics"
 )
 
@@ -67,6 +68,12 @@ type Config struct {
 	// DLQTopic receives the records that cannot be decoded. Default
 	// topics.DLQ.
 	DLQTopic string
+	// Serde decodes the DecisionEvent records, in single-object encoding
+	// or the Confluent wire format. Default schemas.NewSingleObject(),
+	// which sends Confluent-framed records to the DLQ: use
+	// schemas.NewRegistryDecoder when the processor writes with a schema
+	// registry.
+	Serde *schemas.Serde
 
 	// BatchRows flushes a batch once it holds this many records. Default
 	// DefaultBatchRows (5000).
@@ -115,6 +122,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	setDefault(&cfg.DialTimeout, DefaultDialTimeout)
 	setDefault(&cfg.QueryTimeout, DefaultQueryTimeout)
 	setDefault(&cfg.DrainTimeout, DefaultDrainTimeout)
+	if cfg.Serde == nil {
+		cfg.Serde = schemas.NewSingleObject()
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

@@ -35,7 +35,23 @@ const (
 // in the client, so the next commit covers them. If the sink stops before
 // that, the batch is read and inserted again, with the same result.
 func (s *Sink) flush(ctx context.Context, records []*kgo.Record) error {
-	rows, dead := s.decode(records)
+	var rows []row
+	var dead []failedRecord
+	// A failed lookup in the schema registry may pass, so the batch is
+	// decoded again after a backoff instead of sending records to the DLQ.
+	err := s.retry(ctx, "decoding with the schema registry", &s.counters.insertRetries, []any{"records", len(records)},
+		func(ctx context.Context) error {
+			rows, dead = s.decode(ctx, records)
+			for _, f := range dead {
+				if errors.Is(f.err, schemas.ErrRegistry) {
+					return f.err
+				}
+			}
+			return nil
+		})
+	if err != nil {
+		return err
+	}
 
 	if len(rows) > 0 {
 		err := s.retry(ctx, "inserting into ClickHouse", &s.counters.insertRetries,
@@ -76,13 +92,13 @@ type failedRecord struct {
 }
 
 // decode turns records into rows and collects those that fail.
-func (s *Sink) decode(records []*kgo.Record) ([]row, []failedRecord) {
+func (s *Sink) decode(ctx context.Context, records []*kgo.Record) ([]row, []failedRecord) {
 	rows := make([]row, 0, len(records))
 	var dead []failedRecord
 	for _, rec := range records {
-		r, err := decodeRow(rec.Value)
+		r, err := decodeRowWith(ctx, s.cfg.Serde, rec.Value)
 		if err != nil {
-			dead = append(dead, failedRecord{rec: rec, tenant: tenantOf(rec.Value), err: err})
+			dead = append(dead, failedRecord{rec: rec, tenant: tenantOf(ctx, s.cfg.Serde, rec.Value), err: err})
 			continue
 		}
 		rows = append(rows, r)
@@ -233,9 +249,9 @@ func (s *Sink) sendDeadLetters(ctx context.Context, failed []failedRecord) error
 
 // tenantOf returns the tenant of a DecisionEvent value that decodes but was
 // rejected, or "" when it does not decode.
-func tenantOf(value []byte) string {
+func tenantOf(ctx context.Context, serde *schemas.Serde, value []byte) string {
 	var ev schemas.DecisionEvent
-	if schemas.Unmarshal(value, &ev) != nil {
+	if serde.DecodeContext(ctx, value, &ev) != nil {
 		return ""
 	}
 	return ev.Tenant

@@ -1,6 +1,7 @@
 package clickhouse
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -48,16 +49,22 @@ type row struct {
 	Version        uint64 // DecidedAt in milliseconds since the Unix epoch
 }
 
-// decodeRow decodes a DecisionEvent record value into a row. The error
-// wraps a schemas error when the value does not decode, and errInvalidEvent
-// when a field cannot be stored.
-//
-// NOTE: only Avro single-object encoding is decoded. Records in the
-// Confluent wire format, which producers with a schema registry write, go
-// to the DLQ.
+// decodeRow decodes a DecisionEvent record value into a row with the
+// single-object decoder. decodeRowWith documents the errors.
 func decodeRow(value []byte) (row, error) {
+	return decodeRowWith(context.Background(), singleObject, value)
+}
+
+// singleObject decodes the records of decodeRow.
+var singleObject = schemas.NewSingleObject()
+
+// decodeRowWith decodes a DecisionEvent record value with serde into a
+// row. The error wraps a schemas error when the value does not decode
+// (schemas.ErrRegistry when a registry lookup failed and may pass on
+// retry), and errInvalidEvent when a field cannot be stored.
+func decodeRowWith(ctx context.Context, serde *schemas.Serde, value []byte) (row, error) {
 	var ev schemas.DecisionEvent
-	if err := schemas.Unmarshal(value, &ev); err != nil {
+	if err := serde.DecodeContext(ctx, value, &ev); err != nil {
 		return row{}, err
 	}
 	return rowFromEvent(&ev)

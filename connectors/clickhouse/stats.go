@@ -9,7 +9,7 @@ type Stats struct {
 	Batches       int64 // batches flushed and committed, or whose commit failed and was logged
 	Rows          int64 // rows inserted into ClickHouse
 	DeadLetters   int64 // records sent to the dead-letter topic
-	InsertRetries int64 // failed ClickHouse inserts and schema applications that were retried
+	InsertRetries int64 // failed ClickHouse inserts, schema applications and schema registry lookups that were retried
 	DLQRetries    int64 // failed dead-letter produce calls that were retried
 	CommitErrors  int64 // offset commits that failed; the next commit covers their offsets
 }

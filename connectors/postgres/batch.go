@@ -40,9 +40,21 @@ type batchResult struct {
 // handle applies one poll batch in one transaction, retrying until it
 // commits or ctx ends, and then sends the dead letters it recorded.
 func (s *Sink) handle(ctx context.Context, fetches kgo.Fetches) error {
-	parts := s.decode(fetches)
+	parts := s.decode(ctx, fetches)
 	if len(parts) == 0 {
 		return nil
+	}
+	// A failed lookup in the schema registry may pass, so such a record is
+	// decoded again after a backoff instead of going to the DLQ.
+	for attempt := 1; ; attempt++ {
+		err := registryFault(parts)
+		if err == nil {
+			break
+		}
+		if !s.waitRetry(ctx, "looking up a schema in the registry failed; retrying", attempt, err) {
+			return ctx.Err()
+		}
+		parts = s.decode(ctx, fetches)
 	}
 	records := 0
 	for _, p := range parts {
@@ -83,7 +95,7 @@ func (s *Sink) handle(ctx context.Context, fetches kgo.Fetches) error {
 
 // decode groups the records of fetches by partition and decodes each.
 // Records of other topics, which the client does not return, are ignored.
-func (s *Sink) decode(fetches kgo.Fetches) []partitionItems {
+func (s *Sink) decode(ctx context.Context, fetches kgo.Fetches) []partitionItems {
 	var parts []partitionItems
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 		if p.Topic != s.cfg.Topic || len(p.Records) == 0 {
@@ -91,7 +103,7 @@ func (s *Sink) decode(fetches kgo.Fetches) []partitionItems {
 		}
 		pi := partitionItems{partition: p.Partition, items: make([]item, 0, len(p.Records))}
 		for _, rec := range p.Records {
-			pi.items = append(pi.items, decodeRecord(rec))
+			pi.items = append(pi.items, decodeRecord(ctx, s.cfg.Serde, rec))
 		}
 		parts = append(parts, pi)
 	})
@@ -101,13 +113,26 @@ func (s *Sink) decode(fetches kgo.Fetches) []partitionItems {
 	return parts
 }
 
-// decodeRecord decodes and validates the TicketCommand in rec.
-func decodeRecord(rec *kgo.Record) item {
+// registryFault returns the first decoding error of parts that a failed
+// schema registry request caused, or nil.
+func registryFault(parts []partitionItems) error {
+	for _, p := range parts {
+		for _, it := range p.items {
+			if it.fault != nil && errors.Is(it.fault, schemas.ErrRegistry) {
+				return it.fault
+			}
+		}
+	}
+	return nil
+}
+
+// decodeRecord decodes the TicketCommand in rec with serde and validates it.
+func decodeRecord(ctx context.Context, serde *schemas.Serde, rec *kgo.Record) item {
 	if rec.Attrs.IsControl() {
 		return item{rec: rec, control: true}
 	}
 	var cmd schemas.TicketCommand
-	if err := schemas.Unmarshal(rec.Value, &cmd); err != nil {
+	if err := serde.DecodeContext(ctx, rec.Value, &cmd); err != nil {
 		return item{rec: rec, fault: fmt.Errorf("decoding the TicketCommand: %w", err)}
 	}
 	if err := validateCommand(&cmd); err != nil {

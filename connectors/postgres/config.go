@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"mailtriage/schemas"
 	"mailtriage/topics"
 )
 
@@ -49,6 +50,12 @@ type Config struct {
 	// BatchSize bounds the records applied in one database transaction.
 	// Default DefaultBatchSize (500).
 	BatchSize int
+	// Serde decodes the TicketCommand records, in single-object encoding
+	// or the Confluent wire format. Default schemas.NewSingleObject(),
+	// which sends Confluent-framed records to the DLQ: use
+	// schemas.NewRegistryDecoder when the processor writes with a schema
+	// registry.
+	Serde *schemas.Serde
 
 	// MinBackoff and MaxBackoff bound the delay between retries while
 	// PostgreSQL or Kafka fails. The delay doubles from MinBackoff up to
@@ -92,6 +99,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.BatchSize == 0 {
 		cfg.BatchSize = DefaultBatchSize
+	}
+	if cfg.Serde == nil {
+		cfg.Serde = schemas.NewSingleObject()
 	}
 	if cfg.MinBackoff == 0 {
 		cfg.MinBackoff = DefaultMinBackoff

@@ -9,6 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"mailtriage/schemas"
 	"mailtriage/topics"
 )
 
@@ -37,6 +38,13 @@ type Config struct {
 	// DLQTopic receives the notifications that failed permanently. Default
 	// topics.DLQ.
 	DLQTopic string
+
+	// Serde decodes the Notification records, in single-object encoding
+	// or the Confluent wire format. Default schemas.NewSingleObject(),
+	// which sends Confluent-framed records to the DLQ: use
+	// schemas.NewRegistryDecoder when the processor writes with a schema
+	// registry.
+	Serde *schemas.Serde
 
 	// Webhooks maps tenants to webhook URLs. At least one URL is required.
 	Webhooks Webhooks
@@ -113,6 +121,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.MaxPollRecords == 0 {
 		cfg.MaxPollRecords = DefaultMaxPollRecords
+	}
+	if cfg.Serde == nil {
+		cfg.Serde = schemas.NewSingleObject()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -18,7 +18,10 @@ import (
 // stops the sink.
 func (s *Sink) handle(ctx context.Context, rec *kgo.Record) error {
 	var n schemas.Notification
-	if err := schemas.Unmarshal(rec.Value, &n); err != nil {
+	if err := s.decode(ctx, rec, &n); err != nil {
+		if errors.Is(err, errStopped) {
+			return err
+		}
 		return s.deadLetter(ctx, rec, nil, fmt.Errorf("decoding the notification: %w", err), 0)
 	}
 	if n.EventID == "" {
@@ -134,5 +137,24 @@ func (s *Sink) release(ctx context.Context, eventID string) {
 	defer cancel()
 	if err := s.cfg.Ledger.Release(relCtx, eventID); err != nil {
 		s.log.Warn("releasing a pending delivery failed; the next start will mark it unknown", "event_id", eventID, "error", err)
+	}
+}
+
+// decode decodes rec into n with the configured Serde. A failed lookup in
+// the schema registry may pass, so it is retried with backoff until it
+// succeeds or ctx ends, when decode returns errStopped. Any other error
+// is returned at once.
+func (s *Sink) decode(ctx context.Context, rec *kgo.Record, n *schemas.Notification) error {
+	for attempt := 1; ; attempt++ {
+		err := s.cfg.Serde.DecodeContext(ctx, rec.Value, n)
+		if err == nil || !errors.Is(err, schemas.ErrRegistry) {
+			return err
+		}
+		wait := s.cfg.Retry.backoff(attempt)
+		s.log.Warn("looking up a schema in the registry failed, retrying", "partition", rec.Partition, "offset", rec.Offset,
+			"attempt", attempt, "retry_in", wait.String(), "error", err)
+		if sleep(ctx, wait) != nil {
+			return errStopped
+		}
 	}
 }

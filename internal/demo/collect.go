@@ -34,6 +34,12 @@ func collect(ctx context.Context, brokers []string, start kadm.ListedOffsets, it
 	}
 	defer consumer.Close()
 
+	// Records of other runs or tenants can follow start on a shared
+	// cluster, so only the keys of this run count.
+	keys := make(map[string]bool, len(items))
+	for _, it := range items {
+		keys[it.key] = true
+	}
 	byKey := make(map[string][]outcome)
 	got := 0
 	for got < want {
@@ -46,6 +52,9 @@ func collect(ctx context.Context, brokers []string, start kadm.ListedOffsets, it
 		}
 		var decodeErr error
 		fetches.EachRecord(func(rec *kgo.Record) {
+			if !keys[string(rec.Key)] {
+				return
+			}
 			o, err := decodeOutcome(rec)
 			if err != nil {
 				decodeErr = err

@@ -45,6 +45,13 @@ type Config struct {
 	Timeout time.Duration
 	// Logger receives the runner's logs. Default discards them.
 	Logger *slog.Logger
+
+	// ProcessorGroup is the consumer group of the demo's processor; its
+	// transactional ID is the group with "-demo" appended. Default
+	// "mailtriage-processor".
+	ProcessorGroup string
+	// Sinks selects the sinks that run beside the processor. Default none.
+	Sinks SinkConfig
 }
 
 // MaxPartitions is the largest partition count per topic that the demo
@@ -102,6 +109,9 @@ func (c *Config) setDefaults() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.ProcessorGroup == "" {
+		c.ProcessorGroup = processorGroup
+	}
 	return nil
 }
 
@@ -140,6 +150,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, cfg.explainTimeout(ctx, "listing the end offsets", err)
 	}
 
+	sinks, err := newSinkRun(ctx, adm, brokers, cfg)
+	if err != nil {
+		return nil, cfg.explainTimeout(ctx, "preparing the sinks", err)
+	}
+	if sinks != nil {
+		stopSinks := sinks.startAll(ctx)
+		defer stopSinks()
+	}
+
 	imported, err := importMail(ctx, client, store, cfg)
 	if err != nil {
 		return nil, cfg.explainTimeout(ctx, "importing the mail", err)
@@ -154,6 +173,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	report, err := collect(ctx, brokers, start, imported)
 	if err != nil {
 		return nil, cfg.explainTimeout(ctx, "waiting for outcomes", err)
+	}
+	if sinks != nil {
+		if err := sinks.finish(ctx, imported, report); err != nil {
+			return nil, cfg.explainTimeout(ctx, "waiting for the sinks", err)
+		}
 	}
 	return report, nil
 }

@@ -13,10 +13,11 @@ import (
 	"mailtriage/topics"
 )
 
-// Consumer group and transactional ID of the demo's processor.
+// processorGroup is the default consumer group of the demo's processor.
+// Its transactional ID is the group with processorTxnSuffix appended.
 const (
-	processorGroup = "mailtriage-processor"
-	processorTxnID = "mailtriage-processor-demo"
+	processorGroup     = "mailtriage-processor"
+	processorTxnSuffix = "-demo"
 )
 
 // startRunner starts the exactly-once processor in the background and
@@ -28,8 +29,8 @@ func startRunner(ctx context.Context, brokers []string, cfg Config) (func(), err
 	}
 	r, err := runner.New(runner.Config{
 		Brokers:         brokers,
-		Group:           processorGroup,
-		TransactionalID: processorTxnID,
+		Group:           cfg.ProcessorGroup,
+		TransactionalID: cfg.ProcessorGroup + processorTxnSuffix,
 		InputTopic:      topics.Inbound,
 		Chain:           chain,
 		Outputs:         processors.Outputs,

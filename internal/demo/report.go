@@ -32,6 +32,9 @@ type Totals struct {
 	DLQ        int            `json:"dlq"`
 	Missing    int            `json:"missing"`
 	Queues     map[string]int `json:"queues"`
+	// Sinks counts the rows and posts the sinks stored for the run. It is
+	// nil when no sink ran.
+	Sinks *SinkTotals `json:"sinks,omitempty"`
 }
 
 // Report is what a demo run produced.
@@ -140,6 +143,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	for _, q := range sortedKeys(totals.Queues) {
 		fmt.Fprintf(w, "  %-18s %d\n", q, totals.Queues[q])
 	}
+	totals.Sinks.write(w)
 	return nil
 }
 
