@@ -3,6 +3,7 @@ package processors
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"regexp"
 	"slices"
@@ -16,8 +17,11 @@ import (
 // format.
 func LoadRules(path string) (*Ruleset, error) {
 	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("reading rules: %w; pass --rules with the path of a YAML ruleset, such as config/rules.yaml in the repository", err)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("reading rules: %w", err)
+		return nil, fmt.Errorf("reading rules file %s: %w", path, err)
 	}
 	return ParseRules(path, data)
 }

@@ -41,7 +41,7 @@ func runClassify(ctx context.Context, args []string) error {
 		fmt.Fprintln(flags.Output(), "classify and route on it without Kafka, and prints the decision as JSON.")
 		flags.PrintDefaults()
 	}
-	if err := flags.Parse(args); err != nil {
+	if err := parseFlags(flags, args); err != nil {
 		return err
 	}
 	if flags.NArg() != 1 {

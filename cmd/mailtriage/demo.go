@@ -30,7 +30,7 @@ func runDemo(ctx context.Context, args []string) error {
 	asJSON := fs.Bool("json", false, "print the totals as one JSON object instead of the table")
 	verbose := fs.Bool("v", false, "log the processor's progress to stderr as JSON")
 	sinkFlags := addDemoSinkFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -53,6 +53,11 @@ func run(args []string) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		var usage *usageError
+		if errors.As(err, &usage) {
+			// The flag package has already printed the error and the usage.
+			return 2
+		}
 		fmt.Fprintf(os.Stderr, "mailtriage %s: %v\n", cmd.name, err)
 		return 1
 	}
@@ -73,4 +78,23 @@ func usage() {
 	}
 	fmt.Println()
 	fmt.Println(`Run "mailtriage COMMAND -h" for the flags of one command.`)
+}
+
+// usageError is a command-line error that the flag package has already
+// reported on standard error.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+
+func (e *usageError) Unwrap() error { return e.err }
+
+// parseFlags parses args into fs. A parse error comes back as a
+// *usageError, so that main exits with status 2 without printing it twice;
+// -h comes back as flag.ErrHelp.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return &usageError{err: err}
 }

@@ -27,7 +27,7 @@ func runParse(ctx context.Context, args []string) error {
 		fmt.Fprintln(flags.Output(), "Reads one raw RFC 5322 message (\"-\" for standard input) and prints its contract as JSON.")
 		flags.PrintDefaults()
 	}
-	if err := flags.Parse(args); err != nil {
+	if err := parseFlags(flags, args); err != nil {
 		return err
 	}
 	if flags.NArg() != 1 {

@@ -87,7 +87,7 @@ func parseProcessConfig(args []string, hostname func() (string, error)) (process
 
 	fs := flag.NewFlagSet("process", flag.ContinueOnError)
 	addProcessFlags(fs, &cfg)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return cfg, err
 	}
 	if fs.NArg() > 0 {

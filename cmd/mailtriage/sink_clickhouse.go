@@ -40,7 +40,7 @@ func runSinkClickHouse(ctx context.Context, args []string) error {
 	batchWait := fs.Duration("batch-wait", clickhouse.DefaultBatchWait, "maximum time from the first record of a batch to its flush")
 	group := fs.String("group", clickhouse.DefaultGroup, "Kafka consumer group of the sink")
 	registryURL := addSchemaRegistryFlag(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -35,7 +35,7 @@ func runSinkPostgres(ctx context.Context, args []string) error {
 	batch := fs.Int("batch", postgres.DefaultBatchSize,
 		"maximum records applied in one database transaction")
 	registryURL := addSchemaRegistryFlag(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

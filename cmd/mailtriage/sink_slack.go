@@ -57,7 +57,7 @@ func runSinkSlack(ctx context.Context, args []string) error {
 	maxDelay := fs.Duration("retry-max-delay", slack.DefaultMaxDelay, "maximum backoff between two posts")
 	requestTimeout := fs.Duration("request-timeout", slack.DefaultRequestTimeout, "timeout of one webhook post, response included")
 	registryURL := addSchemaRegistryFlag(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -34,7 +34,7 @@ func runTopics(ctx context.Context, args []string) error {
 	brokers := fs.String("brokers", "localhost:9092", "comma-separated Kafka bootstrap brokers as host:port")
 	partitions := fs.Int("partitions", 6, "partition count of every topic; the dedupe changelog must match the inbound topic")
 	replication := fs.Int("replication", 3, "replication factor of every topic; -1 takes the broker default")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
