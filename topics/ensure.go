@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -25,10 +26,12 @@ func Ensure(ctx context.Context, adm *kadm.Client, specs []Spec) error {
 	}
 
 	var existing []Spec
+	var created []string
 	for _, spec := range specs {
 		_, err := adm.CreateTopic(ctx, spec.Partitions, spec.ReplicationFactor, spec.Configs, spec.Name)
 		switch {
 		case err == nil:
+			created = append(created, spec.Name)
 		case errors.Is(err, kerr.TopicAlreadyExists):
 			existing = append(existing, spec)
 		case errors.Is(err, kerr.TopicAuthorizationFailed), errors.Is(err, kerr.ClusterAuthorizationFailed):
@@ -41,10 +44,41 @@ func Ensure(ctx context.Context, adm *kadm.Client, specs []Spec) error {
 		}
 	}
 
+	if err := waitForLeaders(ctx, adm, created); err != nil {
+		return err
+	}
 	if len(existing) == 0 {
 		return nil
 	}
 	return Check(ctx, adm, existing)
+}
+
+// leaderPollInterval is how often waitForLeaders asks for the end offsets.
+const leaderPollInterval = 100 * time.Millisecond
+
+// waitForLeaders returns once every partition of the named topics answers
+// a ListOffsets request. A broker acknowledges CreateTopics before every
+// broker knows the new topic, so a request right after it can fail with
+// UNKNOWN_TOPIC_OR_PARTITION; seen on a fresh Kafka 4.4 broker.
+func waitForLeaders(ctx context.Context, adm *kadm.Client, names []string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	for {
+		offsets, err := adm.ListEndOffsets(ctx, names...)
+		if err == nil {
+			err = offsets.Error()
+		}
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the new topics %s to get partition leaders: %w (last error: %v)",
+				strings.Join(names, ", "), ctx.Err(), err)
+		case <-time.After(leaderPollInterval):
+		}
+	}
 }
 
 // Check verifies that every topic of specs exists with the partition count
