@@ -65,6 +65,12 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 		kgo.ProduceRequestTimeout(cfg.DeliveryTimeout),
 		kgo.MaxBufferedRecords(cfg.MaxBufferedRecords),
 		kgo.ProducerBatchMaxBytesFn(func(topic string) int32 { return topics.MaxMessageBytes(topic) }),
+		// Without this, the idempotent producer keeps a record whose request
+		// may have reached the broker until it knows the outcome, so a
+		// sender told to retry could find its message stored anyway. With
+		// it, such a record can be stored once more after the retry, and
+		// the dedupe processor drops that copy.
+		kgo.AllowIdempotentProduceCancellation(),
 	}, cfg.ClientOpts...)
 	client, err := kgo.NewClient(opts...)
 	if err != nil {
