@@ -4,14 +4,22 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
-var _ Store = (*Dir)(nil)
+var (
+	_ Store = (*Dir)(nil)
+	_ Store = (*S3)(nil)
+)
+
+// testFolder is the message folder that the Dir tests store objects in.
+const testFolder = "acme/2024/03/05/0123456789abcdef"
 
 func newTestDir(t *testing.T) *Dir {
 	t.Helper()
@@ -22,11 +30,29 @@ func newTestDir(t *testing.T) *Dir {
 	return d
 }
 
+// listFiles returns the paths of all files under root, relative to it.
+func listFiles(t *testing.T, root string) []string {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		files = append(files, filepath.ToSlash(rel))
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("walking %s: %v", root, err)
+	}
+	return files
+}
+
 func TestDirPutGetRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	d := newTestDir(t)
 	data := []byte("From: a@example.org\r\nSubject: hi\r\n\r\nbody\r\n")
-	key := RawKey(Sum(data))
+	key := RawKey(testFolder)
 
 	if err := d.Put(ctx, key, data); err != nil {
 		t.Fatalf("Put(%q): %v", key, err)
@@ -39,13 +65,13 @@ func TestDirPutGetRoundTrip(t *testing.T) {
 		t.Errorf("Get(%q) = %q, want %q", key, got, data)
 	}
 
-	onDisk := filepath.Join(d.Root(), "raw", Sum(data)+".eml")
+	onDisk := filepath.Join(d.Root(), "acme", "2024", "03", "05", "0123456789abcdef", "raw.eml")
 	if _, err := os.Stat(onDisk); err != nil {
 		t.Errorf("object file %s: %v", onDisk, err)
 	}
 }
 
-func TestDirPutExistingKeyKeepsObject(t *testing.T) {
+func TestDirPutSameBytesTwice(t *testing.T) {
 	ctx := context.Background()
 	d := newTestDir(t)
 	key := "exports/report.csv"
@@ -53,15 +79,35 @@ func TestDirPutExistingKeyKeepsObject(t *testing.T) {
 	if err := d.Put(ctx, key, []byte("first")); err != nil {
 		t.Fatalf("first Put: %v", err)
 	}
-	if err := d.Put(ctx, key, []byte("second")); err != nil {
-		t.Fatalf("second Put: %v", err)
+	if err := d.Put(ctx, key, []byte("first")); err != nil {
+		t.Errorf("second Put of the same bytes: %v, want nil", err)
+	}
+	if files := listFiles(t, d.Root()); len(files) != 1 {
+		t.Errorf("storage folder contains %v, want only %s", files, key)
+	}
+}
+
+func TestDirPutConflictKeepsObject(t *testing.T) {
+	ctx := context.Background()
+	d := newTestDir(t)
+	key := "exports/report.csv"
+
+	if err := d.Put(ctx, key, []byte("first")); err != nil {
+		t.Fatalf("first Put: %v", err)
+	}
+	err := d.Put(ctx, key, []byte("second"))
+	if !errors.Is(err, ErrConflict) {
+		t.Fatalf("Put of other bytes under %q: error %v, want ErrConflict", key, err)
+	}
+	if !strings.Contains(err.Error(), Sum([]byte("first"))) {
+		t.Errorf("error %q does not name the digest of the stored object", err)
 	}
 	got, err := d.Get(ctx, key)
 	if err != nil {
 		t.Fatalf("Get: %v", err)
 	}
 	if string(got) != "first" {
-		t.Errorf("Get after second Put = %q, want the first bytes %q", got, "first")
+		t.Errorf("Get after the conflicting Put = %q, want the first bytes %q", got, "first")
 	}
 }
 
@@ -70,21 +116,22 @@ func TestDirPutLeavesNoTemporaryFiles(t *testing.T) {
 	d := newTestDir(t)
 	for i := range 5 {
 		data := []byte(strings.Repeat("x", i+1))
-		if err := d.Put(ctx, AttachmentKey(Sum(data)), data); err != nil {
+		if err := d.Put(ctx, AttachmentKey(testFolder, i, Sum(data)), data); err != nil {
 			t.Fatalf("Put %d: %v", i, err)
 		}
 	}
+	// A failed stream must not leave its temporary file behind either.
+	if _, err := d.PutStream(ctx, AttachmentKey(testFolder, 9, Sum(nil)), strings.NewReader("short"), 100); err == nil {
+		t.Fatalf("PutStream with a size larger than the data succeeded, want an error")
+	}
 
-	entries, err := os.ReadDir(filepath.Join(d.Root(), "attachments"))
-	if err != nil {
-		t.Fatalf("ReadDir: %v", err)
+	files := listFiles(t, d.Root())
+	if len(files) != 5 {
+		t.Errorf("storage folder contains %d files, want 5: %v", len(files), files)
 	}
-	if len(entries) != 5 {
-		t.Errorf("attachments folder has %d entries, want 5", len(entries))
-	}
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".") {
-			t.Errorf("temporary file %s left behind", e.Name())
+	for _, f := range files {
+		if strings.HasPrefix(filepath.Base(f), ".") {
+			t.Errorf("temporary file %s left behind", f)
 		}
 	}
 }
@@ -93,7 +140,7 @@ func TestDirConcurrentPutSameKey(t *testing.T) {
 	ctx := context.Background()
 	d := newTestDir(t)
 	data := bytes.Repeat([]byte("attachment bytes "), 4096)
-	key := AttachmentKey(Sum(data))
+	key := AttachmentKey(testFolder, 0, Sum(data))
 
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
@@ -121,23 +168,111 @@ func TestDirConcurrentPutSameKey(t *testing.T) {
 	}
 }
 
+func TestDirConcurrentPutDifferentBytes(t *testing.T) {
+	ctx := context.Background()
+	d := newTestDir(t)
+	key := RawKey(testFolder)
+
+	var wg sync.WaitGroup
+	results := make([]error, 8)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = d.Put(ctx, key, bytes.Repeat([]byte{byte('a' + i)}, 64<<10))
+		}()
+	}
+	wg.Wait()
+
+	winner := -1
+	for i, err := range results {
+		switch {
+		case err == nil && winner >= 0:
+			t.Errorf("writers %d and %d both stored different bytes under one key", winner, i)
+		case err == nil:
+			winner = i
+		case !errors.Is(err, ErrConflict):
+			t.Errorf("writer %d: error %v, want nil or ErrConflict", i, err)
+		}
+	}
+	if winner < 0 {
+		t.Fatalf("no writer succeeded")
+	}
+	got, err := d.Get(ctx, key)
+	if err != nil {
+		t.Fatalf("Get: %v", err)
+	}
+	if !bytes.Equal(got, bytes.Repeat([]byte{byte('a' + winner)}, 64<<10)) {
+		t.Errorf("stored object is not the bytes of the writer that succeeded (%d)", winner)
+	}
+}
+
+func TestDirPutStreamHashesWhileWriting(t *testing.T) {
+	ctx := context.Background()
+	d := newTestDir(t)
+	data := bytes.Repeat([]byte("0123456789"), 100_000)
+
+	for _, size := range []int64{int64(len(data)), -1} {
+		key := AttachmentKey(testFolder, int(size&1), Sum(data))
+		// io.MultiReader hides the methods of bytes.Reader, so the store
+		// reads a plain stream.
+		info, err := d.PutStream(ctx, key, io.MultiReader(bytes.NewReader(data)), size)
+		if err != nil {
+			t.Fatalf("PutStream with size %d: %v", size, err)
+		}
+		want := ObjectInfo{Key: key, SHA256: Sum(data), Size: int64(len(data))}
+		if info != want {
+			t.Errorf("PutStream with size %d = %+v, want %+v", size, info, want)
+		}
+		got, err := d.Get(ctx, key)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Errorf("Get(%q) returned %d bytes (error %v), want the %d bytes streamed", key, len(got), err, len(data))
+		}
+	}
+}
+
+func TestDirPutStreamSizeMismatch(t *testing.T) {
+	ctx := context.Background()
+	d := newTestDir(t)
+	tests := []struct {
+		name    string
+		data    string
+		size    int64
+		wantErr string
+	}{
+		{"longer than size", "0123456789", 4, "more than the 4 bytes"},
+		{"shorter than size", "0123", 10, "fewer than the 10"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			key := "exports/" + strings.ReplaceAll(tt.name, " ", "-")
+			_, err := d.PutStream(ctx, key, strings.NewReader(tt.data), tt.size)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("PutStream = %v, want an error containing %q", err, tt.wantErr)
+			}
+			if _, err := d.Get(ctx, key); !errors.Is(err, ErrNotFound) {
+				t.Errorf("Get after the failed PutStream: error %v, want ErrNotFound", err)
+			}
+		})
+	}
+}
+
 func TestDirGetMissingKey(t *testing.T) {
 	d := newTestDir(t)
-	_, err := d.Get(context.Background(), AttachmentKey(Sum([]byte("never stored"))))
+	_, err := d.Get(context.Background(), AttachmentKey(testFolder, 0, Sum([]byte("never stored"))))
 	if !errors.Is(err, ErrNotFound) {
 		t.Errorf("Get of a missing key: error %v, want one wrapping ErrNotFound", err)
 	}
 }
 
-func TestDirPutDigestMismatch(t *testing.T) {
+func TestDirPresignGetUnsupported(t *testing.T) {
 	d := newTestDir(t)
-	key := RawKey(Sum([]byte("other bytes")))
-	err := d.Put(context.Background(), key, []byte("these bytes"))
-	if err == nil {
-		t.Fatalf("Put with a key of another digest succeeded, want an error")
+	_, err := d.PresignGet(context.Background(), RawKey(testFolder), time.Minute)
+	if !errors.Is(err, ErrPresignUnsupported) {
+		t.Fatalf("PresignGet: error %v, want ErrPresignUnsupported", err)
 	}
-	if !strings.Contains(err.Error(), Sum([]byte("these bytes"))) {
-		t.Errorf("error %q does not name the digest of the data", err)
+	if !strings.Contains(err.Error(), "S3") {
+		t.Errorf("error %q does not say that presigning needs S3", err)
 	}
 }
 
@@ -146,24 +281,25 @@ func TestDirCanceledContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	data := []byte("x")
+	key := AttachmentKey(testFolder, 0, Sum(data))
 
-	if err := d.Put(ctx, AttachmentKey(Sum(data)), data); !errors.Is(err, context.Canceled) {
+	if err := d.Put(ctx, key, data); !errors.Is(err, context.Canceled) {
 		t.Errorf("Put with a canceled context: error %v, want context.Canceled", err)
 	}
-	if _, err := d.Get(ctx, AttachmentKey(Sum(data))); !errors.Is(err, context.Canceled) {
+	if _, err := d.Get(ctx, key); !errors.Is(err, context.Canceled) {
 		t.Errorf("Get with a canceled context: error %v, want context.Canceled", err)
 	}
 }
 
 func TestValidateKey(t *testing.T) {
-	digest := Sum([]byte("x"))
 	tests := []struct {
 		name    string
 		key     string
 		wantErr string // substring of the error; empty for a valid key
 	}{
-		{"raw key", RawKey(digest), ""},
-		{"attachment key", AttachmentKey(digest), ""},
+		{"raw key", RawKey(testFolder), ""},
+		{"attachment key", AttachmentKey(testFolder, 3, Sum([]byte("x"))), ""},
+		{"escaped tenant", "caf=C3=A9/2024/03/05/0123456789abcdef/raw.eml", ""},
 		{"other nested key", "exports/2024/report-1_a.csv", ""},
 		{"empty", "", "empty"},
 		{"parent segment", "raw/../../etc/passwd", `".."`},
@@ -176,9 +312,7 @@ func TestValidateKey(t *testing.T) {
 		{"backslash", `raw\..\x`, `'\\'`},
 		{"space", "my file", `' '`},
 		{"non-ascii", "rechnung-ä", `'ä'`},
-		{"raw without suffix", "raw/" + digest, "raw/<sha256>.eml"},
-		{"raw short digest", "raw/abc.eml", "raw/<sha256>.eml"},
-		{"attachment upper-case digest", "attachments/" + strings.ToUpper(digest), "lower-case hex"},
+		{"percent", "a%2Fb", `'%'`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,24 +6,18 @@ import (
 )
 
 // ValidateKey checks that key is safe to use as a relative path under a
-// storage root. A key is one or more segments separated by "/". Each
-// segment is made of ASCII letters, digits, '.', '-' and '_', is not empty
-// and does not start with '.', which also rules out "." and "..". A key
-// under raw/ or attachments/ must also have the content-addressed form
-// that RawKey or AttachmentKey builds, with 64 lower-case hex digits.
+// storage root and as an S3 object name. A key is one or more segments
+// separated by "/". Each segment is made of ASCII letters, digits, '.',
+// '-', '_' and '=', is not empty and does not start with '.', which also
+// rules out "." and "..".
 func ValidateKey(key string) error {
 	if key == "" {
-		return fmt.Errorf("invalid object key %q: the key is empty; use RawKey or AttachmentKey to build one", key)
+		return fmt.Errorf("invalid object key %q: the key is empty; build one with MessageFolder or UnparsedFolder and RawKey or AttachmentKey", key)
 	}
 	for _, segment := range strings.Split(key, "/") {
 		if err := validateSegment(segment); err != nil {
 			return fmt.Errorf("invalid object key %q: %w", key, err)
 		}
-	}
-
-	digest, ok := contentDigest(key)
-	if ok && !isSHA256Hex(digest) {
-		return fmt.Errorf("invalid object key %q: keys under raw/ and attachments/ must be raw/<sha256>.eml or attachments/<sha256> with a lower-case hex SHA-256 digest of 64 characters; build them with RawKey or AttachmentKey and Sum", key)
 	}
 	return nil
 }
@@ -37,13 +31,19 @@ func validateSegment(segment string) error {
 	}
 	for _, r := range segment {
 		if !isKeyChar(r) {
-			return fmt.Errorf("path segment %q contains %q; keys may contain only ASCII letters, digits, '.', '-', '_' and '/'", segment, r)
+			return fmt.Errorf("path segment %q contains %q; keys may contain only ASCII letters, digits, '.', '-', '_', '=' and '/'", segment, r)
 		}
 	}
 	return nil
 }
 
 func isKeyChar(r rune) bool {
+	return isPlainKeyChar(r) || r == '='
+}
+
+// isPlainKeyChar reports whether r may appear in a key as it is. '=' is a
+// key character too, but tenantSegment uses it to escape the others.
+func isPlainKeyChar(r rune) bool {
 	switch {
 	case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
 		return true
@@ -51,23 +51,6 @@ func isKeyChar(r rune) bool {
 		return true
 	}
 	return false
-}
-
-// contentDigest returns the digest part of a key under the raw/ or
-// attachments/ prefix, and whether the key has such a prefix. A raw/ key
-// without the .eml suffix returns "" so that it fails the digest check.
-func contentDigest(key string) (string, bool) {
-	if rest, ok := strings.CutPrefix(key, rawPrefix); ok {
-		digest, hasSuffix := strings.CutSuffix(rest, rawSuffix)
-		if !hasSuffix {
-			return "", true
-		}
-		return digest, true
-	}
-	if rest, ok := strings.CutPrefix(key, attachmentPrefix); ok {
-		return rest, true
-	}
-	return "", false
 }
 
 func isSHA256Hex(s string) bool {

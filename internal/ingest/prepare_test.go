@@ -3,7 +3,10 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,7 +47,22 @@ type failingStore struct{ err error }
 
 func (s failingStore) Put(context.Context, string, []byte) error { return s.err }
 
+func (s failingStore) PutStream(context.Context, string, io.Reader, int64) (blobstore.ObjectInfo, error) {
+	return blobstore.ObjectInfo{}, s.err
+}
+
 func (s failingStore) Get(context.Context, string) ([]byte, error) { return nil, s.err }
+
+func (s failingStore) PresignGet(context.Context, string, time.Duration) (string, error) {
+	return "", s.err
+}
+
+// messageFolder is the storage folder that Prepare uses for a message with
+// the given ID under testOpts: acme/2024/03/05/<sha256 of the ID, 16 hex>.
+func messageFolder(messageID string) string {
+	sum := sha256.Sum256([]byte(messageID))
+	return "acme/2024/03/05/" + hex.EncodeToString(sum[:])[:16]
+}
 
 var testOpts = mime.Options{
 	Tenant:     "acme",
@@ -86,7 +104,7 @@ func TestPrepareStoresRawAndAttachments(t *testing.T) {
 	}
 
 	wantRaw := schemas.BlobRef{
-		Key:    "raw/" + blobstore.Sum(raw) + ".eml",
+		Key:    messageFolder("att-1@example.org") + "/raw.eml",
 		SHA256: blobstore.Sum(raw),
 		Size:   int64(len(raw)),
 	}
@@ -106,8 +124,9 @@ func TestPrepareStoresRawAndAttachments(t *testing.T) {
 	}
 	a := email.Attachments[0]
 	wantSum := blobstore.Sum([]byte(attachmentBytes))
-	if a.StorageKey != "attachments/"+wantSum {
-		t.Errorf("StorageKey = %q, want %q", a.StorageKey, "attachments/"+wantSum)
+	wantKey := messageFolder("att-1@example.org") + "/attachments/0-" + wantSum[:16]
+	if a.StorageKey != wantKey {
+		t.Errorf("StorageKey = %q, want %q", a.StorageKey, wantKey)
 	}
 	if a.SHA256 != wantSum {
 		t.Errorf("SHA256 = %q, want %q", a.SHA256, wantSum)
@@ -189,8 +208,9 @@ func TestPrepareParseError(t *testing.T) {
 	if pe.Tenant != "acme" {
 		t.Errorf("ParseError.Tenant = %q, want %q", pe.Tenant, "acme")
 	}
-	if pe.Raw.Key != blobstore.RawKey(blobstore.Sum(raw)) || pe.Raw.Size != int64(len(raw)) {
-		t.Errorf("ParseError.Raw = %+v, want key %q and size %d", pe.Raw, blobstore.RawKey(blobstore.Sum(raw)), len(raw))
+	wantKey := "acme/2024/03/05/unparsed-" + blobstore.Sum(raw)[:16] + "/raw.eml"
+	if pe.Raw.Key != wantKey || pe.Raw.SHA256 != blobstore.Sum(raw) || pe.Raw.Size != int64(len(raw)) {
+		t.Errorf("ParseError.Raw = %+v, want key %q, digest %s and size %d", pe.Raw, wantKey, blobstore.Sum(raw), len(raw))
 	}
 
 	stored, err := store.Get(ctx, pe.Raw.Key)
@@ -216,6 +236,94 @@ func TestPrepareStoreFailure(t *testing.T) {
 	if !strings.Contains(err.Error(), "raw message") {
 		t.Errorf("error %q does not say what was being stored", err)
 	}
+}
+
+func TestPrepareUnparsableStoreFailure(t *testing.T) {
+	storeErr := errors.New("disk full")
+	_, err := Prepare(context.Background(), []byte("  \n"), testOpts, failingStore{storeErr})
+
+	if !errors.Is(err, storeErr) {
+		t.Errorf("Prepare error = %v, want one wrapping the store error", err)
+	}
+	var pe *ParseError
+	if errors.As(err, &pe) {
+		t.Errorf("unparsable input whose raw bytes could not be stored was reported as a ParseError, so the caller would dead-letter a message that is not stored")
+	}
+}
+
+func TestPrepareSameMessageIDOtherBytes(t *testing.T) {
+	ctx := context.Background()
+	store := newCountingStore(t)
+	first := []byte(withAttachment)
+	second := []byte("Received: from relay2.example.net\r\n" + withAttachment)
+
+	e1, err := Prepare(ctx, first, testOpts, store)
+	if err != nil {
+		t.Fatalf("Prepare of the first copy: %v", err)
+	}
+	e2, err := Prepare(ctx, second, testOpts, store)
+	if err != nil {
+		t.Fatalf("Prepare of the second copy: %v", err)
+	}
+
+	folder := messageFolder("att-1@example.org")
+	if e1.Raw.Key != folder+"/raw.eml" {
+		t.Errorf("first copy stored under %q, want %q", e1.Raw.Key, folder+"/raw.eml")
+	}
+	wantCopy := folder + "/raw-" + blobstore.Sum(second)[:16] + ".eml"
+	if e2.Raw.Key != wantCopy {
+		t.Errorf("second copy stored under %q, want %q", e2.Raw.Key, wantCopy)
+	}
+	for _, c := range []struct {
+		ref  *schemas.BlobRef
+		want []byte
+	}{{e1.Raw, first}, {e2.Raw, second}} {
+		stored, err := store.Get(ctx, c.ref.Key)
+		if err != nil || !bytes.Equal(stored, c.want) || c.ref.SHA256 != blobstore.Sum(stored) {
+			t.Errorf("object %s does not contain the bytes its reference describes (error %v)", c.ref.Key, err)
+		}
+	}
+	if !warningsMention(e2.Warnings, wantCopy) {
+		t.Errorf("warnings %q do not name the key of the second copy", e2.Warnings)
+	}
+	if warningsMention(e1.Warnings, "Message-ID and different bytes") {
+		t.Errorf("first copy got a warning about a second copy: %q", e1.Warnings)
+	}
+
+	again, err := Prepare(ctx, second, testOpts, store)
+	if err != nil {
+		t.Fatalf("Prepare of the second copy again: %v", err)
+	}
+	if again.Raw.Key != wantCopy {
+		t.Errorf("second copy prepared again went to %q, want %q", again.Raw.Key, wantCopy)
+	}
+}
+
+func TestPrepareZeroReceivedAt(t *testing.T) {
+	opts := testOpts
+	opts.ReceivedAt = time.Time{}
+	before := time.Now().UTC()
+
+	email, err := Prepare(context.Background(), []byte(withAttachment), opts, newCountingStore(t))
+	if err != nil {
+		t.Fatalf("Prepare: %v", err)
+	}
+	if email.ReceivedAt.Before(before) {
+		t.Errorf("ReceivedAt = %s, want the time of the call (after %s)", email.ReceivedAt, before)
+	}
+	wantPrefix := "acme/" + email.ReceivedAt.UTC().Format("2006/01/02") + "/"
+	if !strings.HasPrefix(email.Raw.Key, wantPrefix) {
+		t.Errorf("raw key %q does not start with the date of ReceivedAt, %q", email.Raw.Key, wantPrefix)
+	}
+}
+
+func warningsMention(warnings []string, part string) bool {
+	for _, w := range warnings {
+		if strings.Contains(w, part) {
+			return true
+		}
+	}
+	return false
 }
 
 func TestPrepareNilStore(t *testing.T) {

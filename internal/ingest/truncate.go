@@ -15,7 +15,7 @@ import (
 //
 // The three body fields then take at most 768 KiB together, which leaves
 // room for headers and attachment metadata below the 4 MiB max.message.bytes
-// of the inbound topic. Prepare stores the raw MIME whole before parsing,
+// of the inbound topic. Prepare stores the raw MIME whole,
 // so the cut loses nothing. A record that is still too large, for example one with many
 // attached messages or megabytes of headers, is rejected by Kafka and the
 // caller dead-letters it.
