@@ -42,6 +42,10 @@ type Message struct {
 	Fingerprint string // set by dedupe
 	Duplicate   bool   // set by dedupe when the message was seen before
 	Decision    Decision
+
+	// keywordTexts caches the folded subject and body that rule keyword
+	// conditions and Route's priority keywords read.
+	keywordTexts foldCache
 }
 
 // Result tells the chain whether to go on with a message.

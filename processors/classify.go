@@ -74,7 +74,7 @@ func (c *Classify) Name() string { return "classify" }
 // reason. It fails only when the model fails.
 func (c *Classify) Process(ctx context.Context, m *Message) (Result, error) {
 	d := &m.Decision
-	if rule, why := c.rules.Match(&m.Email); rule != nil {
+	if rule, why := c.rules.match(&m.Email, &m.keywordTexts); rule != nil {
 		d.Queue = rule.Action.Queue
 		d.Priority = rule.Action.Priority
 		d.Tags = slices.Clone(rule.Action.Tags)

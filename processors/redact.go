@@ -60,9 +60,32 @@ func RedactText(s string) (string, map[string]int) {
 	return out, counts
 }
 
-// redactText runs every detector over s in order and records the
-// normalized values it replaced in seen.
+// maxRedactPasses bounds the passes of redactText over one text, so that
+// a text whose replacements keep forming new items cannot loop forever.
+const maxRedactPasses = 4
+
+// redactText runs every detector over s in order, again and again until a
+// pass finds nothing, and records the normalized values it replaced in
+// seen. A second pass finds something only where a replacement made a new
+// item out of its neighbors. For example, a phone number replaced after
+// the IP detector ran can leave "[PHONE]::1", an IPv6 address. And the
+// word in "[PHONE]" counts as a phone label for a number right after it.
+//
+// NOTE: a text that still changes after maxRedactPasses passes is returned
+// as it is then, and redacting it again may find more.
 func redactText(s string, seen map[string]map[string]bool) string {
+	for range maxRedactPasses {
+		out := redactPass(s, seen)
+		if out == s {
+			break
+		}
+		s = out
+	}
+	return s
+}
+
+// redactPass runs every detector over s once, in order.
+func redactPass(s string, seen map[string]map[string]bool) string {
 	if s == "" {
 		return s
 	}

@@ -86,19 +86,32 @@ var (
 	secretAssignRe = regexp.MustCompile(`(?i)\b(?:api[_-]?key|apikey|access[_-]?key|secret[_-]?key|private[_-]?key|access[_-]?token|auth[_-]?token|refresh[_-]?token|client[_-]?secret|secret|token|key)["']?\s*[:=]\s*["']?([0-9A-Za-z_\-./+]{16,}={0,2})`)
 )
 
+// The scoped secret patterns. Each prefilter requires what every match
+// contains: a header or scheme name, an issuer prefix, or a key name
+// followed by ":" or "=".
+var (
+	authorizationScoped = newScopedRegexp(authorizationRe, asciiSpace+":-._~+/=", func(seg string) bool {
+		return containsAnyWordFold(seg, "authorization", "bearer")
+	})
+	secretPrefixes = newLiteralSet("_live_", "_test_", "AKIA", "ASIA",
+		"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "xox", "glpat-", "AIza", "sk-", "eyJ")
+	secretPrefixScoped = newScopedRegexp(secretPrefixRe, "-.", secretPrefixes.in)
+	secretAssignScoped = newScopedRegexp(secretAssignRe, `"'`+asciiSpace+":=-./+", hasAssignedKey)
+)
+
 func findSecrets(s string) []piiMatch {
 	var found []piiMatch
-	for _, loc := range authorizationRe.FindAllStringSubmatchIndex(s, -1) {
+	for _, loc := range authorizationScoped.findAll(s) {
 		for g := 1; g <= 2; g++ {
 			if loc[2*g] >= 0 {
 				found = append(found, piiMatch{loc[2*g], loc[2*g+1], s[loc[2*g]:loc[2*g+1]]})
 			}
 		}
 	}
-	for _, loc := range secretPrefixRe.FindAllStringIndex(s, -1) {
+	for _, loc := range secretPrefixScoped.findAll(s) {
 		found = append(found, piiMatch{loc[0], loc[1], s[loc[0]:loc[1]]})
 	}
-	for _, loc := range secretAssignRe.FindAllStringSubmatchIndex(s, -1) {
+	for _, loc := range secretAssignScoped.findAll(s) {
 		value := s[loc[2]:loc[3]]
 		if looksRandom(value) {
 			found = append(found, piiMatch{loc[2], loc[3], value})
@@ -163,10 +176,24 @@ var (
 	placeholderRe = regexp.MustCompile(`^\[[A-Z]+\]$`)
 )
 
+// The scoped password patterns. A value after a tag may follow any byte
+// but a line break, and every label contains "pass", "pwd" or "pin".
+var (
+	passwordScoped = newScopedRegexp(passwordRe, allExcept("\n"), func(seg string) bool {
+		return strings.ContainsAny(seg, ":=") && containsAnyWordFold(seg, "pass", "pwd", "pin")
+	})
+	passcodeScoped = newScopedRegexp(passcodeRe, " \t", func(seg string) bool {
+		return countDigits(seg) >= 4 && containsAnyWordFold(seg, "pass", "pin")
+	})
+	passwordProseScoped = newScopedRegexp(passwordProseRe, allExcept("\n"), func(seg string) bool {
+		return containsAnyWordFold(seg, "pass", "pwd")
+	})
+)
+
 func findPasswords(s string) []piiMatch {
 	var found []piiMatch
-	for _, re := range []*regexp.Regexp{passwordRe, passcodeRe} {
-		for _, loc := range re.FindAllStringSubmatchIndex(s, -1) {
+	for _, re := range []*scopedRegexp{passwordScoped, passcodeScoped} {
+		for _, loc := range re.findAll(s) {
 			start, end := loc[2], loc[3]
 			// Leave sentence punctuation after the value in place.
 			for end > start+1 && strings.ContainsRune(`.,;:!?)"'`, rune(s[end-1])) {
@@ -184,7 +211,7 @@ func findPasswords(s string) []piiMatch {
 
 func findProsePasswords(s string) []piiMatch {
 	var found []piiMatch
-	for _, loc := range passwordProseRe.FindAllStringSubmatchIndex(s, -1) {
+	for _, loc := range passwordProseScoped.findAll(s) {
 		quoted := loc[3] > loc[2]
 		start, end := loc[4], loc[5]
 		for end > start+1 && strings.ContainsRune(`.,;:!?)"'’”`, rune(s[end-1])) {
@@ -215,9 +242,13 @@ func isPasswordSymbol(r rune) bool {
 
 var emailRe = regexp.MustCompile(`[\p{L}\p{N}._%+\-]+@[\p{L}\p{N}\-]+(?:\.[\p{L}\p{N}\-]+)*\.\p{L}{2,}`)
 
+var emailScoped = newScopedRegexp(emailRe, wordBytes+"._%+-@", func(seg string) bool {
+	return strings.IndexByte(seg, '@') >= 0
+})
+
 func findEmails(s string) []piiMatch {
 	var found []piiMatch
-	for _, loc := range emailRe.FindAllStringIndex(s, -1) {
+	for _, loc := range emailScoped.findAll(s) {
 		found = append(found, piiMatch{loc[0], loc[1], strings.ToLower(s[loc[0]:loc[1]])})
 	}
 	return found
@@ -245,9 +276,11 @@ var ibanLength = map[string]int{
 	"TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
 }
 
+var ibanScoped = newScopedRegexp(ibanRe, " ", hasIBANStart)
+
 func findIBANs(s string) []piiMatch {
 	var found []piiMatch
-	for _, loc := range ibanRe.FindAllStringIndex(s, -1) {
+	for _, loc := range ibanScoped.findAll(s) {
 		// The pattern may take words that follow the IBAN ("... 00 THANKS"),
 		// so try ever shorter runs of whole groups.
 		start, end := loc[0], loc[1]
@@ -298,9 +331,11 @@ func validIBAN(iban string) bool {
 // dashes.
 var cardRe = regexp.MustCompile(`\b[0-9](?:[ -]?[0-9]){12,18}\b`)
 
+var cardScoped = newScopedRegexp(cardRe, " -", func(seg string) bool { return countDigits(seg) >= 13 })
+
 func findCards(s string) []piiMatch {
 	var found []piiMatch
-	for _, loc := range cardRe.FindAllStringIndex(s, -1) {
+	for _, loc := range cardScoped.findAll(s) {
 		// Digits joined to a number before them ("DE89 3704 ...") are part
 		// of something longer, such as an IBAN.
 		if start := loc[0]; start >= 2 && (s[start-1] == ' ' || s[start-1] == '-') && isDigit(s[start-2]) {
@@ -393,14 +428,23 @@ var (
 	ssnLabeledRe = regexp.MustCompile(`(?i)\b(?:ssn|social security(?: number| no\.?)?)[ \t]*(?:#|no\.?|number)?[ \t]*[:#]?[ \t]*(([0-9]{3}) ?([0-9]{2}) ?([0-9]{4}))\b`)
 )
 
+var (
+	ssnDashedScoped = newScopedRegexp(ssnDashedRe, "-", func(seg string) bool {
+		return countDigits(seg) >= 9 && strings.IndexByte(seg, '-') >= 0
+	})
+	ssnLabeledScoped = newScopedRegexp(ssnLabeledRe, " \t.#:", func(seg string) bool {
+		return countDigits(seg) >= 9 && containsAnyFold(seg, "ssn", "social security")
+	})
+)
+
 func findSSNs(s string) []piiMatch {
 	var found []piiMatch
-	for _, loc := range ssnDashedRe.FindAllStringSubmatchIndex(s, -1) {
+	for _, loc := range ssnDashedScoped.findAll(s) {
 		if validSSN(s[loc[2]:loc[3]], s[loc[4]:loc[5]], s[loc[6]:loc[7]]) {
 			found = append(found, piiMatch{loc[0], loc[1], onlyDigits(s[loc[0]:loc[1]])})
 		}
 	}
-	for _, loc := range ssnLabeledRe.FindAllStringSubmatchIndex(s, -1) {
+	for _, loc := range ssnLabeledScoped.findAll(s) {
 		if validSSN(s[loc[4]:loc[5]], s[loc[6]:loc[7]], s[loc[8]:loc[9]]) {
 			found = append(found, piiMatch{loc[2], loc[3], onlyDigits(s[loc[2]:loc[3]])})
 		}
@@ -423,9 +467,18 @@ var (
 	ipv6CandidateRe = regexp.MustCompile(`[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*`)
 )
 
+var (
+	ipv6Scoped = newScopedRegexp(ipv6CandidateRe, "0123456789ABCDEFabcdef:.", func(seg string) bool {
+		return strings.Count(seg, ":") >= 2
+	})
+	ipv4Scoped = newScopedRegexp(ipv4Re, ".", func(seg string) bool {
+		return countDigits(seg) >= 4 && strings.Count(seg, ".") >= 3
+	})
+)
+
 func findIPs(s string) []piiMatch {
 	var found []piiMatch
-	for _, loc := range ipv6CandidateRe.FindAllStringIndex(s, -1) {
+	for _, loc := range ipv6Scoped.findAll(s) {
 		start, end := loc[0], loc[1]
 		for end > start && s[end-1] == '.' {
 			end--
@@ -444,7 +497,7 @@ func findIPs(s string) []piiMatch {
 		found = append(found, piiMatch{start, end, addr.String()})
 	}
 
-	for _, loc := range ipv4Re.FindAllStringIndex(s, -1) {
+	for _, loc := range ipv4Scoped.findAll(s) {
 		start, end := loc[0], loc[1]
 		// Skip part of a longer dotted number such as a version "1.2.3.4.5".
 		if (start >= 2 && s[start-1] == '.' && isDigit(s[start-2])) ||
@@ -468,14 +521,6 @@ var (
 	// area code, with an optional leading "+".
 	phoneCandidateRe = regexp.MustCompile(`\+?\(?[0-9]+(?:(?:\) ?|[ .\-/]\(?|\()[0-9]+)*`)
 
-	// phoneDateRe matches a candidate that starts with a date: three groups
-	// joined by one repeated separator, alone or followed by a space or "T".
-	phoneDateRe = regexp.MustCompile(`^(?:[0-9]{1,4}\.[0-9]{1,2}\.[0-9]{1,4}|[0-9]{1,4}-[0-9]{1,2}-[0-9]{1,4}|[0-9]{1,4}/[0-9]{1,2}/[0-9]{1,4})(?:$|[ T])`)
-
-	// nanpRe matches the North American format, with the area code and
-	// exchange starting with 2 to 9: 555-123-4567, (555) 123-4567, 1-800-555-0199.
-	nanpRe = regexp.MustCompile(`^(?:1[ .\-])?(?:\([2-9][0-9]{2}\) ?|[2-9][0-9]{2}[ .\-])[2-9][0-9]{2}[ .\-][0-9]{4}$`)
-
 	// phoneLabelRe matches a phone label just before a number.
 	phoneLabelRe = regexp.MustCompile(`(?i)\b(?:phone|tel|telephone|mobile|mob|cell|call|fax|whatsapp|sms)\b[^\p{L}\p{N}\n]{0,6}(?:(?:at|on|me at|me on|us at|us on)[ \t]+)?$`)
 
@@ -483,6 +528,12 @@ var (
 	// rather than a phone number ("order 555-123-4567", "#4401 234 5678").
 	phoneReferenceRe = regexp.MustCompile(`(?i)(?:\b(?:order|invoice|ticket|case|ref|reference|tracking|account|acct|customer|po|sku|serial|id|no|nr|number)[ \t.:#-]*|#[ \t]*)$`)
 )
+
+// phoneCandidateScoped finds the candidates of findPhones. A segment with
+// fewer than 8 digits holds no phone number, because every rule needs 8.
+var phoneCandidateScoped = newScopedRegexp(phoneCandidateRe, "0123456789+() .-/", func(seg string) bool {
+	return countDigits(seg) >= 8
+})
 
 // findPhones recognizes a phone number by shape, because phone numbers have
 // no checksum. A candidate counts when it is:
@@ -499,7 +550,7 @@ var (
 // (order, invoice, ticket, account, "#") are left alone.
 func findPhones(s string) []piiMatch {
 	var found []piiMatch
-	for _, loc := range phoneCandidateRe.FindAllStringIndex(s, -1) {
+	for _, loc := range phoneCandidateScoped.findAll(s) {
 		if !endsWord(s, loc[1]) {
 			continue
 		}
@@ -538,7 +589,7 @@ func phonesInCandidate(s string, candStart int, groups [][2]int) []piiMatch {
 				}
 			}
 		}
-		if next < 0 && i == 0 && len(groups) > 3 && phoneDateRe.MatchString(s[start:]) {
+		if next < 0 && i == 0 && len(groups) > 3 && startsWithDate(s[start:]) {
 			next = 3 // skip the date's three groups
 		}
 		if next < 0 {
@@ -557,41 +608,138 @@ func phoneStartOK(s string, start int) bool {
 	return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune("._-/@+", r)
 }
 
+// validPhone applies the rules of findPhones to s[start:end]. The digit
+// count decides most candidates before any pattern runs: every rule needs
+// 8 to 15 digits after the international prefix.
 func validPhone(s string, start, end int) bool {
 	cand := s[start:end]
-	before := s[max(0, start-40):start]
-	digits := onlyDigits(cand)
-	if phoneDateRe.MatchString(strings.TrimPrefix(cand, "(")) {
+	digits := countDigits(cand)
+
+	// A date starts with a digit, so "+" candidates need no date check.
+	if cand[0] == '+' {
+		return digits >= 8 && digits <= 15 && cand[strings.IndexFunc(cand, isDigitRune)] != '0'
+	}
+	if digits < 8 || digits > 15+2 {
+		return false
+	}
+	if startsWithDate(strings.TrimPrefix(cand, "(")) {
+		return false
+	}
+	if strings.HasPrefix(cand, "00") && thirdDigit(cand) != '0' {
+		return digits-2 >= 8 && digits-2 <= 15
+	}
+	if digits > 15 {
 		return false
 	}
 
-	if cand[0] == '+' {
-		return len(digits) >= 8 && len(digits) <= 15 && digits[0] != '0'
-	}
-	if strings.HasPrefix(cand, "00") && len(digits) > 2 && digits[2] != '0' {
-		return len(digits)-2 >= 8 && len(digits)-2 <= 15
-	}
+	before := s[max(0, start-40):start]
 	if phoneReferenceRe.MatchString(before) {
 		return false
 	}
-	if phoneLabelRe.MatchString(before) && len(digits) >= 8 && len(digits) <= 15 {
+	if phoneLabelRe.MatchString(before) || isNANP(cand) {
 		return true
 	}
-	if nanpRe.MatchString(cand) {
-		return true
-	}
+	return (cand[0] == '0' || cand[0] == '(') && digits >= 10 && digits <= 12 && pairedGroups(cand)
+}
 
-	trunk := cand[0] == '0' || cand[0] == '('
-	hasSeparator := len(digitGroups(s, start, end)) > 1
-	if !trunk || !hasSeparator || len(digits) < 10 || len(digits) > 12 {
-		return false
-	}
-	for _, g := range digitGroups(s, start, end) {
-		if g[1]-g[0] < 2 {
+// pairedGroups reports whether s has at least two digit runs and none of
+// them is a single digit.
+func pairedGroups(s string) bool {
+	groups := 0
+	for i := 0; i < len(s); {
+		if !isDigit(s[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && isDigit(s[j]) {
+			j++
+		}
+		if j-i < 2 {
 			return false
 		}
+		groups++
+		i = j
 	}
-	return true
+	return groups > 1
+}
+
+// startsWithDate reports whether s starts with a date: three digit groups
+// of 1 to 4, 1 to 2 and 1 to 4 digits joined by one repeated separator
+// (".", "-" or "/"), followed by the end of s, a space or "T".
+func startsWithDate(s string) bool {
+	first := leadingDigits(s)
+	if first < 1 || first > 4 || first == len(s) {
+		return false
+	}
+	sep := s[first]
+	if sep != '.' && sep != '-' && sep != '/' {
+		return false
+	}
+	s = s[first+1:]
+	second := leadingDigits(s)
+	if second < 1 || second > 2 || second == len(s) || s[second] != sep {
+		return false
+	}
+	s = s[second+1:]
+	third := leadingDigits(s)
+	if third < 1 || third > 4 {
+		return false
+	}
+	return third == len(s) || s[third] == ' ' || s[third] == 'T'
+}
+
+// isNANP reports whether s is a whole North American number, with the
+// area code and exchange starting with 2 to 9: 555-123-4567,
+// (555) 123-4567, 555 123.4567 and 1-800-555-0199.
+func isNANP(s string) bool {
+	if len(s) >= 2 && s[0] == '1' && isNANPSeparator(s[1]) {
+		s = s[2:]
+	}
+	if strings.HasPrefix(s, "(") {
+		if len(s) < 5 || !isNANPGroup(s[1:4]) || s[4] != ')' {
+			return false
+		}
+		s = strings.TrimPrefix(s[5:], " ")
+	} else {
+		if len(s) < 4 || !isNANPGroup(s[:3]) || !isNANPSeparator(s[3]) {
+			return false
+		}
+		s = s[4:]
+	}
+	return len(s) == 8 && isNANPGroup(s[:3]) && isNANPSeparator(s[3]) && leadingDigits(s[4:]) == 4
+}
+
+// isNANPGroup reports whether g is three digits, the first 2 to 9.
+func isNANPGroup(g string) bool {
+	return g[0] >= '2' && g[0] <= '9' && isDigit(g[1]) && isDigit(g[2])
+}
+
+func isNANPSeparator(c byte) bool { return c == ' ' || c == '.' || c == '-' }
+
+// leadingDigits returns the number of ASCII digits at the start of s.
+func leadingDigits(s string) int {
+	n := 0
+	for n < len(s) && isDigit(s[n]) {
+		n++
+	}
+	return n
+}
+
+func isDigitRune(r rune) bool { return r >= '0' && r <= '9' }
+
+// thirdDigit returns the third ASCII digit of s, or 0 when s has fewer.
+func thirdDigit(s string) byte {
+	seen := 0
+	for i := 0; i < len(s); i++ {
+		if isDigit(s[i]) {
+			if seen == 2 {
+				return s[i]
+			}
+			seen++
+		}
+	}
+	return 0
 }
 
 // --- helpers ---

@@ -40,8 +40,9 @@ type RouteConfig struct {
 // "normal" when neither occurs. Keywords are whole words or phrases,
 // case-insensitive.
 type Route struct {
-	urgent *keywordMatcher // nil when disabled
-	high   *keywordMatcher // nil when disabled
+	urgent   *keywordMatcher // nil when disabled
+	high     *keywordMatcher // nil when disabled
+	keywords *keywordSet     // the automaton of both lists
 }
 
 // NewRoute returns a Route with cfg's defaults applied.
@@ -60,6 +61,13 @@ func NewRoute(cfg RouteConfig) *Route {
 	if len(high) > 0 {
 		r.high = newKeywordMatcher(high)
 	}
+	var matchers []*keywordMatcher
+	for _, m := range []*keywordMatcher{r.urgent, r.high} {
+		if m != nil {
+			matchers = append(matchers, m)
+		}
+	}
+	r.keywords = newKeywordSet(matchers)
 	return r
 }
 
@@ -90,6 +98,10 @@ func (r *Route) priorityFromText(m *Message) (priority, why string) {
 	if strings.TrimSpace(body) == "" {
 		body = m.Email.Text
 	}
+	// Each text is scanned once, for the keywords of both levels, and only
+	// when a level needs it.
+	var starts [2][]int
+	texts := [2]string{m.Email.Subject, body}
 	for _, level := range []struct {
 		name     string
 		keywords *keywordMatcher
@@ -97,8 +109,11 @@ func (r *Route) priorityFromText(m *Message) (priority, why string) {
 		if level.keywords == nil {
 			continue
 		}
-		for _, text := range []string{m.Email.Subject, body} {
-			if kw := level.keywords.find(text); kw != "" {
+		for i, text := range texts {
+			if starts[i] == nil {
+				starts[i] = r.keywords.scan(m.keywordTexts.fold(text))
+			}
+			if kw := r.keywords.find(level.keywords, starts[i]); kw != "" {
 				return level.name, fmt.Sprintf("priority %s from keyword %q", level.name, kw)
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"mailtriage/schemas"
 )
@@ -19,6 +20,11 @@ type Ruleset struct {
 
 	defaultRules []*Rule
 	tenantRules  map[string][]*Rule
+
+	// keywords is the automaton of every keyword condition, built on the
+	// first match by keywordSet.
+	keywordsOnce sync.Once
+	keywords     *keywordSet
 }
 
 // Rule is one entry of a rule list: a condition and what to do when it
@@ -53,13 +59,59 @@ func (rs *Ruleset) RulesFor(tenant string) []*Rule {
 // Match returns the first rule for e's tenant whose condition holds, with a
 // short description of what matched, or nil when none does.
 func (rs *Ruleset) Match(e *schemas.InboundEmail) (*Rule, string) {
+	return rs.match(e, nil)
+}
+
+// match is Match with a cache of folded texts, which may be nil.
+func (rs *Ruleset) match(e *schemas.InboundEmail, cache *foldCache) (*Rule, string) {
 	in := newMatchInput(e)
+	in.keywords = rs.keywordSet()
+	in.cache = cache
 	for _, r := range rs.RulesFor(e.Tenant) {
 		if ok, why := r.when.match(in); ok {
 			return r, why
 		}
 	}
 	return nil, ""
+}
+
+// keywordSet returns the automaton of all keyword conditions of rs,
+// building it on the first call.
+func (rs *Ruleset) keywordSet() *keywordSet {
+	rs.keywordsOnce.Do(func() {
+		var matchers []*keywordMatcher
+		collect := func(rules []*Rule) {
+			for _, r := range rules {
+				matchers = appendKeywordMatchers(matchers, r.when)
+			}
+		}
+		collect(rs.defaultRules)
+		for _, rules := range rs.tenantRules {
+			collect(rules)
+		}
+		rs.keywords = newKeywordSet(matchers)
+	})
+	return rs.keywords
+}
+
+// appendKeywordMatchers appends the matchers of the keyword conditions in
+// the tree c.
+func appendKeywordMatchers(matchers []*keywordMatcher, c condition) []*keywordMatcher {
+	switch c := c.(type) {
+	case *keywordCondition:
+		matchers = append(matchers, c.keywords)
+	case allCondition:
+		for _, child := range c {
+			matchers = appendKeywordMatchers(matchers, child)
+		}
+	case anyCondition:
+		for _, child := range c {
+			matchers = appendKeywordMatchers(matchers, child)
+		}
+	case notCondition:
+		matchers = appendKeywordMatchers(matchers, c.child)
+	}
+	return matchers
 }
 
 // matchInput is the part of a message that conditions look at, prepared
@@ -71,6 +123,26 @@ type matchInput struct {
 	subject      string
 	body         string // reply text, or the whole text when there is none
 	headers      []schemas.Header
+
+	keywords *keywordSet // the ruleset's keyword automaton
+	cache    *foldCache  // folded texts of the message; nil folds anew
+	// keywordStarts holds the output of keywords.scan for the subject and
+	// the body, filled on first use.
+	keywordStarts [2][]int
+}
+
+// keywordStartsIn returns the first match of every keyword of the ruleset
+// in one text, scanning the text on the first call: in.subject for
+// fieldSubject and in.body for fieldBody.
+func (in *matchInput) keywordStartsIn(field textField) []int {
+	i, text := 0, in.subject
+	if field == fieldBody {
+		i, text = 1, in.body
+	}
+	if in.keywordStarts[i] == nil {
+		in.keywordStarts[i] = in.keywords.scan(in.cache.fold(text))
+	}
+	return in.keywordStarts[i]
 }
 
 func newMatchInput(e *schemas.InboundEmail) *matchInput {
@@ -182,6 +254,15 @@ func (f textField) texts(in *matchInput) []string {
 	}
 }
 
+// parts returns the single fields that f reads, in the order they are
+// tried: fieldSubject, fieldBody or both.
+func (f textField) parts() []textField {
+	if f == fieldSubjectOrBody {
+		return []textField{fieldSubject, fieldBody}
+	}
+	return []textField{f}
+}
+
 var textFieldNames = map[textField]string{fieldSubject: "subject", fieldBody: "body", fieldSubjectOrBody: "subject or body"}
 
 // keywordCondition holds when a keyword occurs in its field.
@@ -195,8 +276,8 @@ func (c *keywordCondition) String() string {
 }
 
 func (c *keywordCondition) match(in *matchInput) (bool, string) {
-	for _, t := range c.field.texts(in) {
-		if kw := c.keywords.find(t); kw != "" {
+	for _, part := range c.field.parts() {
+		if kw := in.keywords.find(c.keywords, in.keywordStartsIn(part)); kw != "" {
 			return true, fmt.Sprintf("%s keyword %q", textFieldNames[c.field], kw)
 		}
 	}
