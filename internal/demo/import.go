@@ -2,19 +2,15 @@ package demo
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"mailtriage/connectors/blobstore"
 	"mailtriage/connectors/files"
-	"mailtriage/internal/ingest"
-	"mailtriage/internal/mime"
+	mailimport "mailtriage/internal/importer"
 	"mailtriage/schemas"
 	"mailtriage/topics"
 )
@@ -44,14 +40,9 @@ type importer struct {
 // pendingRecord is a record waiting to be produced, with what it takes to
 // replace it by a dead letter when Kafka rejects it.
 type pendingRecord struct {
-	record *kgo.Record
-	item   files.Item
-	index  int // of the message in importer.items
-
-	// Exactly one of email and deadLetter is set: the record carries an
-	// InboundEmail or the dead letter of a message that failed to parse.
-	email      *schemas.InboundEmail
-	deadLetter *schemas.DeadLetter
+	record   *kgo.Record
+	prepared *mailimport.Record
+	index    int // of the message in importer.items
 }
 
 // importMail parses every message under cfg.Mail, stores its raw MIME and
@@ -84,33 +75,27 @@ func importMail(ctx context.Context, client *kgo.Client, store blobstore.Store, 
 // add turns one message into a pending record: an InboundEmail, or a
 // DeadLetter with the raw bytes when the message is not mail at all.
 func (im *importer) add(ctx context.Context, item files.Item) error {
-	now := time.Now()
-	tenant := im.cfg.Tenant
-	opts := mime.Options{Tenant: tenant, Source: schemas.SourceImport, ReceivedAt: now}
-	p := pendingRecord{item: item, index: len(im.items)}
-
-	email, err := ingest.Prepare(ctx, item.Raw, opts, im.store)
-	var parseErr *ingest.ParseError
-	switch {
-	case errors.As(err, &parseErr):
-		dl := ingest.DeadLetterFor(parseErr, item.Raw, schemas.SourceImport, now)
-		record, err := deadLetterRecord(&dl, tenant, item.Name)
+	prepared, err := mailimport.Prepare(ctx, item.Name, item.Raw, mailimport.PrepareOptions{
+		Tenant: im.cfg.Tenant, Source: schemas.SourceImport, Store: im.store, Now: time.Now(),
+	})
+	if err != nil {
+		return fmt.Errorf("importing %s: %w", item.Name, err)
+	}
+	p := pendingRecord{prepared: prepared, index: len(im.items)}
+	if prepared.DeadLetter != nil {
+		p.record, err = deadLetterRecord(prepared.DeadLetter, im.cfg.Tenant, item.Name)
 		if err != nil {
 			return err
 		}
-		p.record, p.deadLetter = record, &dl
-	case err != nil:
-		return fmt.Errorf("importing %s: %w", item.Name, err)
-	default:
-		value, err := schemas.Marshal(email)
+	} else {
+		value, err := schemas.Marshal(prepared.Email)
 		if err != nil {
 			return fmt.Errorf("encoding %s: %w", item.Name, err)
 		}
-		p.record = &kgo.Record{Topic: topics.Inbound, Key: []byte(email.Key()), Value: value}
-		p.email = email
+		p.record = &kgo.Record{Topic: topics.Inbound, Key: []byte(prepared.Email.Key()), Value: value}
 	}
 
-	im.items = append(im.items, imported{name: displayName(item.Name, im.cfg.Mail), key: string(p.record.Key)})
+	im.items = append(im.items, imported{name: mailimport.DisplayName(item.Name, im.cfg.Mail), key: string(p.record.Key)})
 	im.pending = append(im.pending, p)
 	return nil
 }
@@ -146,10 +131,10 @@ func (im *importer) flush(ctx context.Context) error {
 	for _, result := range im.client.ProduceSync(ctx, records...) {
 		switch {
 		case result.Err == nil:
-		case isRejected(result.Err):
+		case mailimport.IsRejected(result.Err):
 			rejected = append(rejected, byRecord[result.Record])
 		default:
-			return fmt.Errorf("producing the record of %s to %s: %w", byRecord[result.Record].item.Name, result.Record.Topic, result.Err)
+			return fmt.Errorf("producing the record of %s to %s: %w", byRecord[result.Record].prepared.Name, result.Record.Topic, result.Err)
 		}
 	}
 
@@ -169,68 +154,24 @@ func (im *importer) produceAlone(ctx context.Context, p pendingRecord) error {
 	if err == nil {
 		return nil
 	}
-	if !isRejected(err) {
-		return fmt.Errorf("producing the record of %s to %s: %w", p.item.Name, p.record.Topic, err)
+	if !mailimport.IsRejected(err) {
+		return fmt.Errorf("producing the record of %s to %s: %w", p.prepared.Name, p.record.Topic, err)
 	}
 
-	replacement, err := im.replacement(p, err)
+	dl := p.prepared.Replacement(p.record.Topic, len(p.record.Value), err, time.Now())
+	replacement, err := deadLetterRecord(dl, im.cfg.Tenant, p.prepared.Name)
 	if err != nil {
 		return err
 	}
 	if err := im.client.ProduceSync(ctx, replacement).FirstErr(); err != nil {
-		return fmt.Errorf("producing the dead letter of %s, which replaces its rejected %d-byte record: %w", p.item.Name, len(p.record.Value), err)
+		return fmt.Errorf("producing the dead letter of %s, which replaces its rejected %d-byte record: %w", p.prepared.Name, len(p.record.Value), err)
 	}
 	im.items[p.index].key = string(replacement.Key)
 	return nil
-}
-
-// replacement builds the dead-letter record that takes the place of the
-// rejected record of p. For an InboundEmail it is an ingress dead letter.
-// For a parse dead letter it is the same dead letter with its payload cut
-// to ingest.MaxIngressPayload bytes.
-func (im *importer) replacement(p pendingRecord, cause error) (*kgo.Record, error) {
-	if p.deadLetter != nil {
-		dl := *p.deadLetter
-		if len(dl.Payload) > ingest.MaxIngressPayload {
-			dl.Payload = dl.Payload[:ingest.MaxIngressPayload]
-		}
-		return deadLetterRecord(&dl, im.cfg.Tenant, p.item.Name)
-	}
-
-	reason := fmt.Sprintf("the %d-byte record of %s was rejected by %s: %v; raw storage has the whole message under %s",
-		len(p.record.Value), p.item.Name, p.record.Topic, cause, p.email.Raw.Key)
-	dl := ingest.RejectedDeadLetter(p.email, p.record.Key, p.item.Raw, reason, schemas.SourceImport, time.Now())
-	return deadLetterRecord(&dl, im.cfg.Tenant, p.item.Name)
-}
-
-// isRejected reports whether Kafka, or the client before sending, refused
-// the record itself. Such a record fails again however often it is sent.
-// Any other error, such as a timeout or a lost connection, concerns the
-// cluster and not the record.
-func isRejected(err error) bool {
-	return errors.Is(err, kerr.MessageTooLarge) ||
-		errors.Is(err, kerr.RecordListTooLarge) ||
-		errors.Is(err, kerr.InvalidRecord) ||
-		errors.Is(err, kerr.CorruptMessage)
 }
 
 // copyRecord returns a new record with the topic, key and value of r, as
 // kgo sets fields of a record it has produced.
 func copyRecord(r *kgo.Record) *kgo.Record {
 	return &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value}
-}
-
-// displayName shortens an item name to its path below the import root it
-// came from, so the table shows "billing-refund.eml", not the whole path.
-func displayName(name string, roots []string) string {
-	for _, root := range roots {
-		root = strings.TrimSuffix(root, "/")
-		if rest, ok := strings.CutPrefix(name, root+"/"); ok {
-			return rest
-		}
-		if name == root || strings.HasPrefix(name, root+"#") {
-			return filepath.Base(name)
-		}
-	}
-	return name
 }
