@@ -55,7 +55,7 @@ func parseImportConfig(args []string) (importConfig, error) {
 	}
 	cfg.kafka.AddFlags(fs)
 	fs.StringVar(&cfg.tenant, "tenant", "default", `tenant the imported mail belongs to; the first part of the record key tenant/messageId, so no "/" or white space`)
-	fs.StringVar(&cfg.storageDir, "storage", defaultStorageDir, "`folder` that keeps the raw MIME and the attachments")
+	fs.StringVar(&cfg.storageDir, "storage", defaultStorageDir, "`location` of the raw MIME and the attachments: a folder, or s3://BUCKET with the MAILTRIAGE_S3_* variables")
 	fs.IntVar(&cfg.concurrency, "concurrency", importer.DefaultConcurrency, "`number` of messages parsed and published at once")
 	fs.DurationVar(&cfg.timeout, "timeout", 10*time.Second, "how long one message may wait for Kafka, and the limit of the connection check at start, such as 10s")
 	fs.StringVar(&cfg.schemaRegistry, "schema-registry", "", "Confluent schema registry `URL`. When set, records use the Confluent wire format, otherwise Avro single-object encoding")
@@ -99,7 +99,7 @@ func importFiles(ctx context.Context, cfg importConfig, stdout, stderr io.Writer
 	if err := checkImportTopics(ctx, kafkaOpts, cfg.kafka.Brokers, cfg.timeout); err != nil {
 		return err
 	}
-	store, err := blobstore.NewDir(cfg.storageDir)
+	store, err := blobstore.Open(ctx, cfg.storageDir)
 	if err != nil {
 		return fmt.Errorf("--storage %s: %w", cfg.storageDir, err)
 	}

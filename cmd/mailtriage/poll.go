@@ -48,7 +48,7 @@ func parsePollConfig(args []string) (pollConfig, error) {
 	fs.IntVar(&cfg.limit, "limit", poller.DefaultLimit, fmt.Sprintf("page size sent as the limit parameter, from 1 to %d", poller.MaxLimit))
 	fs.DurationVar(&cfg.interval, "interval", poller.DefaultInterval, "wait after a page with hasMore false before the next request, such as 30s")
 	fs.BoolVar(&cfg.once, "once", false, "exit after the first page with hasMore false, for runs from cron")
-	fs.StringVar(&cfg.storageDir, "storage", defaultStorageDir, "`folder` that keeps the raw MIME and the attachments of raw items")
+	fs.StringVar(&cfg.storageDir, "storage", defaultStorageDir, "`location` of the raw MIME and the attachments of raw items: a folder, or s3://BUCKET with the MAILTRIAGE_S3_* variables")
 	fs.StringVar(&cfg.transactionalID, "transactional-id", "", "transactional `ID`, stable across restarts, by default "+poller.DefaultTxnIDPrefix+"HASH of the tenant and URL")
 	fs.IntVar(&cfg.replication, "replication", -1, "replication `factor` of the cursor topic when the poller creates it, or -1 for the broker default")
 	fs.StringVar(&cfg.schemaRegistry, "schema-registry", "", "Confluent schema registry `URL`. When set, records use the Confluent wire format, otherwise Avro single-object encoding")
@@ -118,7 +118,7 @@ func poll(ctx context.Context, cfg pollConfig, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	store, err := blobstore.NewDir(cfg.storageDir)
+	store, err := blobstore.Open(ctx, cfg.storageDir)
 	if err != nil {
 		return fmt.Errorf("--storage %s: %w", cfg.storageDir, err)
 	}

@@ -45,7 +45,7 @@ func addServeFlags(fs *flag.FlagSet, cfg *serveConfig) {
 	cfg.kafka.AddFlags(fs)
 	fs.StringVar(&cfg.listen, "listen", defaultServeListen, "`address` (host:port) of the HTTP listener")
 	fs.StringVar(&cfg.configFile, "config", "", "YAML `file` with the tenants and their signing secrets, and optionally a kafka section that MAILTRIAGE_KAFKA_* variables and flags override (required)")
-	fs.StringVar(&cfg.storage, "storage", "", "`folder` where raw messages and attachments are stored (required)")
+	fs.StringVar(&cfg.storage, "storage", "", "`location` of raw messages and attachments: a folder, or s3://BUCKET with the MAILTRIAGE_S3_* variables (required)")
 	fs.StringVar(&cfg.schemaRegistry, "schema-registry", "", "Confluent schema registry `URL`. When set, records use the Confluent wire format, otherwise Avro single-object encoding")
 	fs.DurationVar(&cfg.shutdownGrace, "shutdown-grace", defaultShutdownGrace, "how long requests in flight may take to finish after SIGTERM")
 	fs.DurationVar(&cfg.drainDelay, "drain-delay", 0, "how long /readyz fails after SIGTERM before the listener closes, so that a load balancer stops sending requests")
@@ -137,7 +137,7 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, listening fun
 	}
 	defer pub.Close()
 
-	store, err := blobstore.NewDir(cfg.storage)
+	store, err := blobstore.Open(ctx, cfg.storage)
 	if err != nil {
 		return err
 	}
@@ -161,7 +161,7 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, listening fun
 		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("gateway starting", "listen", listener.Addr().String(), "brokers", cfg.kafka.Brokers,
-		"tls", cfg.kafka.TLS.Enabled, "sasl_mechanism", cfg.kafka.SASL.Mechanism, "storage", store.Root(),
+		"tls", cfg.kafka.TLS.Enabled, "sasl_mechanism", cfg.kafka.SASL.Mechanism, "storage", cfg.storage,
 		"gateway", cfg.gateway.String())
 	if listening != nil {
 		listening(listener.Addr())

@@ -49,7 +49,7 @@ func addSMTPFlags(fs *flag.FlagSet, cfg *smtpConfig) {
 	fs.StringVar(&cfg.listen, "listen", defaultSMTPListen, "TCP `address` (host:port) to accept connections on")
 	fs.BoolVar(&cfg.lmtp, "lmtp", false, "speak LMTP (LHLO, one reply per recipient) instead of SMTP")
 	fs.StringVar(&cfg.configFile, "config", "", "listener YAML `file`: domains, addresses, catch-all, limits, timeouts, tls and an optional kafka section (required)")
-	fs.StringVar(&cfg.storage, "storage", "", "`folder` for the raw messages and attachments (required)")
+	fs.StringVar(&cfg.storage, "storage", "", "`location` of raw messages and attachments: a folder, or s3://BUCKET with the MAILTRIAGE_S3_* variables (required)")
 	fs.StringVar(&cfg.certFile, "starttls-cert", "", "PEM certificate `file` that STARTTLS offers, overriding tls.cert of --config; needs --starttls-key")
 	fs.StringVar(&cfg.keyFile, "starttls-key", "", "PEM private key `file` of --starttls-cert, overriding tls.key of --config")
 	fs.StringVar(&cfg.schemaRegistry, "schema-registry", "", "Confluent schema registry `URL`. When set, records use the Confluent wire format, otherwise Avro single-object encoding")
@@ -139,7 +139,7 @@ func serveSMTP(ctx context.Context, cfg smtpConfig, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	store, err := blobstore.NewDir(cfg.storage)
+	store, err := blobstore.Open(ctx, cfg.storage)
 	if err != nil {
 		return err
 	}
@@ -174,7 +174,7 @@ func serveSMTP(ctx context.Context, cfg smtpConfig, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listening on --listen %s: %w", cfg.listen, err)
 	}
-	log.Info("smtp listener starting", "lmtp", cfg.lmtp, "brokers", cfg.kafka.Brokers, "storage", store.Root(),
+	log.Info("smtp listener starting", "lmtp", cfg.lmtp, "brokers", cfg.kafka.Brokers, "storage", cfg.storage,
 		"schema_registry", schemas.RedactURL(cfg.schemaRegistry))
 	return srv.Serve(ctx, ln)
 }
