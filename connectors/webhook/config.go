@@ -50,6 +50,9 @@ type Config struct {
 	// PublishTimeout bounds how long one request waits for Kafka,
 	// independently of the client connection. Default 30 seconds.
 	PublishTimeout time.Duration
+	// Downloads configures fetching JSON attachments from their
+	// downloadUrl. Default off.
+	Downloads Downloads
 	// Now returns the current time. Default time.Now; tests set it.
 	Now func() time.Time
 }
@@ -70,6 +73,7 @@ type configFile struct {
 	RetryCacheItems int                   `yaml:"retry-cache-items"`
 	RetryAfter      time.Duration         `yaml:"retry-after"`
 	PublishTimeout  time.Duration         `yaml:"publish-timeout"`
+	Downloads       downloadsFile         `yaml:"downloads"`
 	// Kafka is the section that kafkaconfig.LoadFile reads; it is skipped
 	// here so that one file can configure the whole role.
 	Kafka yaml.Node `yaml:"kafka"`
@@ -121,6 +125,7 @@ func LoadConfig(path string, lookupEnv func(string) (string, bool)) (Config, err
 		RetryCacheItems: file.RetryCacheItems,
 		RetryAfter:      file.RetryAfter,
 		PublishTimeout:  file.PublishTimeout,
+		Downloads:       file.Downloads.config(),
 	}
 	for name, t := range file.Tenants {
 		secrets, err := t.load(name, lookupEnv)

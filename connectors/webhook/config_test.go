@@ -96,3 +96,28 @@ func TestLoadConfigRejectsBadSettings(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadConfigDownloads(t *testing.T) {
+	path := writeFile(t, "gateway.yaml", `
+tenants:
+  acme: {secrets: ["0123456789abcdef0123"]}
+downloads:
+  enabled: true
+  allow-private-addresses: true
+  max-attachment-bytes: 1048576
+  timeout: 12s
+`)
+	cfg, err := LoadConfig(path, lookupFrom(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Downloads.Enabled || !cfg.Downloads.AllowPrivateAddresses {
+		t.Errorf("downloads = %+v, want enabled with private addresses allowed", cfg.Downloads)
+	}
+	if cfg.Downloads.Limits.MaxAttachmentBytes != 1048576 {
+		t.Errorf("max attachment bytes = %d, want 1048576", cfg.Downloads.Limits.MaxAttachmentBytes)
+	}
+	if cfg.Downloads.Limits.Timeout.Seconds() != 12 {
+		t.Errorf("timeout = %v, want 12s", cfg.Downloads.Limits.Timeout)
+	}
+}

@@ -70,8 +70,14 @@
 //
 // # Attachments of JSON payloads
 //
-// NOTE: attachments named by a JSON payload are not downloaded yet. The
-// record carries their metadata with an empty StorageKey and a warning
-// "attachment X not fetched: downloadUrl streaming is not configured";
-// the downloadUrl itself is not kept.
+// With downloads.enabled in the config, the JSON endpoint streams each
+// attachment from its downloadUrl into object storage before publishing,
+// within the limits of the downloads section, and records its StorageKey,
+// size and SHA-256. A download that fails leaves a warning on the record
+// instead of dropping the message; a store that fails gets 503. Downloads
+// reach only public addresses unless downloads.allow-private-addresses is
+// set, because the URLs come from the sender. With downloads off (the
+// default), the record carries the metadata with an empty StorageKey and a
+// warning "attachment X not fetched: downloadUrl streaming is not
+// configured". The downloadUrl itself is never kept on the record.
 package webhook

@@ -29,6 +29,7 @@ type Gateway struct {
 	cfg      Config
 	pub      Publisher
 	store    blobstore.Store
+	fetch    *http.Client // downloads attachments; nil unless cfg.Downloads.Enabled
 	log      *slog.Logger
 	ledger   *ledger
 	handler  http.Handler
@@ -59,6 +60,9 @@ func New(cfg Config, pub Publisher, store blobstore.Store, log *slog.Logger) (*G
 		store:  store,
 		log:    log,
 		ledger: newLedger(cfg.RetryCacheItems, cfg.Now),
+	}
+	if cfg.Downloads.Enabled {
+		g.fetch = downloadClient(cfg.Downloads)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v1/inbound/{tenant}/raw", g.serveRaw)

@@ -200,11 +200,33 @@ func deadLetterKey(tenant, rawSHA256 string) string {
 
 // admitJSON maps the JSON payload. A payload that does not map gets 400,
 // because the sender can fix and resend it.
+//
+// With downloads enabled, the attachments are streamed from their
+// downloadUrl into object storage first. A download that fails leaves a
+// warning on the record; a store that fails gets 503, so the sender
+// retries.
 func (g *Gateway) admitJSON(w http.ResponseWriter, r *http.Request, req inboundRequest, claims *claimSet) {
-	email, err := ingest.FromJSON(req.body, req.tenant, req.receivedAt)
+	if g.fetch == nil {
+		email, err := ingest.FromJSON(req.body, req.tenant, req.receivedAt)
+		if err != nil {
+			reject(w, r, http.StatusBadRequest, "malformed-body", "invalid JSON payload: "+err.Error())
+			return
+		}
+		g.publish(w, r, req, claims, email)
+		return
+	}
+
+	email, urls, err := ingest.FromJSONWithDownloads(req.body, req.tenant, req.receivedAt)
 	if err != nil {
 		reject(w, r, http.StatusBadRequest, "malformed-body", "invalid JSON payload: "+err.Error())
 		return
+	}
+	if len(urls) > 0 {
+		err := ingest.FetchAttachments(r.Context(), email, urls, g.store, g.fetch, g.cfg.Downloads.Limits)
+		if err != nil {
+			g.unavailable(w, r, fmt.Errorf("storing the attachments of message %s failed; retry later", email.MessageID), err)
+			return
+		}
 	}
 	g.publish(w, r, req, claims, email)
 }

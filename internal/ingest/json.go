@@ -86,12 +86,30 @@ type jsonAttachment struct {
 // An invalid payload returns a *FieldError naming the field, or an error
 // saying the payload is not a JSON object.
 func FromJSON(payload []byte, tenant string, receivedAt time.Time) (*schemas.InboundEmail, error) {
-	if err := ValidateTenant(tenant); err != nil {
+	email, urls, err := FromJSONWithDownloads(payload, tenant, receivedAt)
+	if err != nil {
 		return nil, err
+	}
+	for i := range email.Attachments {
+		if _, ok := urls[i]; ok {
+			email.Warnings = append(email.Warnings, fmt.Sprintf("attachment %q not fetched: downloadUrl streaming is not configured",
+				attachmentName(email.Attachments[i], fmt.Sprintf("attachments[%d]", i))))
+		}
+	}
+	return email, nil
+}
+
+// FromJSONWithDownloads maps payload as FromJSON does and also returns the
+// downloadUrl of each attachment that has one, keyed by its index in
+// Attachments, for FetchAttachments. It adds no warning for those
+// attachments, because FetchAttachments reports each download that fails.
+func FromJSONWithDownloads(payload []byte, tenant string, receivedAt time.Time) (*schemas.InboundEmail, map[int]string, error) {
+	if err := ValidateTenant(tenant); err != nil {
+		return nil, nil, err
 	}
 	var p jsonPayload
 	if err := decodeObject(payload, &p); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	email := &schemas.InboundEmail{
@@ -99,7 +117,7 @@ func FromJSON(payload []byte, tenant string, receivedAt time.Time) (*schemas.Inb
 		Source:     schemas.SourceWebhookJSON,
 		ReceivedAt: receivedAt.UTC(),
 	}
-	d := &jsonDecoder{email: email}
+	d := &jsonDecoder{email: email, urls: make(map[int]string)}
 	d.readIdentity(&p)
 	d.readAddresses(&p)
 	d.readBody(&p)
@@ -108,13 +126,13 @@ func FromJSON(payload []byte, tenant string, receivedAt time.Time) (*schemas.Inb
 	d.readAuth(&p)
 	d.readReceivedAt(p.ReceivedAt)
 	if d.err != nil {
-		return nil, d.err
+		return nil, nil, d.err
 	}
 
 	d.completeFromHeaders(payload)
 	d.cutTexts()
 	fillEmptyLists(email)
-	return email, nil
+	return email, d.urls, nil
 }
 
 // ValidateTenant checks that tenant can start a record key: it is
@@ -161,6 +179,9 @@ func decodeObject(payload []byte, p *jsonPayload) error {
 type jsonDecoder struct {
 	email *schemas.InboundEmail
 	err   error
+	// urls maps the index of each attachment in email.Attachments to its
+	// downloadUrl, for the attachments that have one.
+	urls map[int]string
 }
 
 func (d *jsonDecoder) fail(field string, err error) {
@@ -260,22 +281,25 @@ func (d *jsonDecoder) readAttachments(raw json.RawMessage) {
 		return
 	}
 	for i, item := range items {
-		a, ok := d.readAttachment(fmt.Sprintf("attachments[%d]", i), item)
+		a, url, ok := d.readAttachment(fmt.Sprintf("attachments[%d]", i), item)
 		if !ok {
 			return
+		}
+		if url != "" {
+			d.urls[len(d.email.Attachments)] = url
 		}
 		d.email.Attachments = append(d.email.Attachments, a)
 	}
 }
 
-// readAttachment maps one attachment object. Its downloadUrl is checked but
-// not kept: the record carries metadata only until the gateway streams
-// attachments into object storage.
-func (d *jsonDecoder) readAttachment(field string, raw json.RawMessage) (schemas.Attachment, bool) {
+// readAttachment maps one attachment object and returns its downloadUrl,
+// which the record does not carry: FetchAttachments streams the bytes into
+// object storage and sets StorageKey instead.
+func (d *jsonDecoder) readAttachment(field string, raw json.RawMessage) (schemas.Attachment, string, bool) {
 	var in jsonAttachment
 	if err := json.Unmarshal(raw, &in); err != nil {
 		d.fail(field, fmt.Errorf("expected an object with filename, contentType, size, contentId and downloadUrl, got %s", jsonKind(raw)))
-		return schemas.Attachment{}, false
+		return schemas.Attachment{}, "", false
 	}
 
 	a := schemas.Attachment{
@@ -288,19 +312,20 @@ func (d *jsonDecoder) readAttachment(field string, raw json.RawMessage) (schemas
 	a.Inline = a.ContentID != "" && strings.Contains(d.email.HTML, "cid:"+a.ContentID)
 	downloadURL := d.str(field+".downloadUrl", in.DownloadURL)
 	if d.err != nil {
-		return schemas.Attachment{}, false
+		return schemas.Attachment{}, "", false
 	}
 
-	name := a.Filename
-	if name == "" {
-		name = field
-	}
 	if downloadURL == "" {
-		d.warn("attachment %q not fetched: the payload has no downloadUrl for it", name)
-	} else {
-		d.warn("attachment %q not fetched: downloadUrl streaming is not configured", name)
+		d.warn("attachment %q not fetched: the payload has no downloadUrl for it", attachmentName(a, field))
 	}
-	return a, true
+	return a, downloadURL, true
+}
+
+func attachmentName(a schemas.Attachment, field string) string {
+	if a.Filename != "" {
+		return a.Filename
+	}
+	return field
 }
 
 func (d *jsonDecoder) readAuth(p *jsonPayload) {
