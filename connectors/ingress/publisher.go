@@ -65,11 +65,11 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 		kgo.ProduceRequestTimeout(cfg.DeliveryTimeout),
 		kgo.MaxBufferedRecords(cfg.MaxBufferedRecords),
 		kgo.ProducerBatchMaxBytesFn(func(topic string) int32 { return topics.MaxMessageBytes(topic) }),
-		// Without this, the idempotent producer keeps a record whose request
-		// may have reached the broker until it knows the outcome, so a
-		// sender told to retry could find its message stored anyway. With
-		// it, such a record can be stored once more after the retry, and
-		// the dedupe processor drops that copy.
+		// Without this, the idempotent producer keeps retrying a record whose
+		// request may have reached the broker until the outcome is known, so
+		// a sender asked to retry could find its message stored anyway. With
+		// it, such a record can be stored once more after the retry, and the
+		// dedupe processor drops that copy.
 		kgo.AllowIdempotentProduceCancellation(),
 	}, cfg.ClientOpts...)
 	client, err := kgo.NewClient(opts...)
@@ -143,7 +143,7 @@ func isUnavailable(err error) bool {
 	return errors.As(err, &retriable) && retriable.Retriable
 }
 
-// Ping checks that a broker answers, for readiness probes.
+// Ping checks that a broker responds, for readiness probes.
 func (p *Publisher) Ping(ctx context.Context) error {
 	if err := p.client.Ping(ctx); err != nil {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)

@@ -50,13 +50,13 @@ func (f downloadsFile) config() Downloads {
 }
 
 // downloadClient returns the HTTP client of the downloads. Unless private
-// addresses are allowed, its dialer refuses every address that is not
+// addresses are allowed, its dialer rejects every address that is not
 // public unicast, after name resolution, so a DNS name pointing at an
-// internal address is refused too.
+// internal address is rejected too.
 func downloadClient(cfg Downloads) *http.Client {
 	dialer := &net.Dialer{Timeout: 10 * time.Second}
 	if !cfg.AllowPrivateAddresses {
-		dialer.Control = refuseNonPublic
+		dialer.Control = rejectNonPublic
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.DialContext = dialer.DialContext
@@ -64,9 +64,9 @@ func downloadClient(cfg Downloads) *http.Client {
 	return &http.Client{Transport: transport}
 }
 
-// refuseNonPublic is a net.Dialer Control function that rejects loopback,
+// rejectNonPublic is a net.Dialer Control function that rejects loopback,
 // private, link-local, multicast and unspecified addresses.
-func refuseNonPublic(network, address string, _ syscall.RawConn) error {
+func rejectNonPublic(network, address string, _ syscall.RawConn) error {
 	host, _, err := net.SplitHostPort(address)
 	if err != nil {
 		return fmt.Errorf("invalid dial address %q: %w", address, err)
