@@ -61,12 +61,18 @@ func Unmarshal(data []byte, v any) error {
 	}
 
 	c := contractsByName[name]
-	body, err := checkHeader(data, c)
+	body, old, err := checkHeader(data, c)
 	if err != nil {
 		return err
 	}
 
-	native, rest, err := c.codec.NativeFromBinary(body)
+	var native any
+	var rest []byte
+	if old != nil {
+		native, rest, err = old.upgrade(body)
+	} else {
+		native, rest, err = c.codec.NativeFromBinary(body)
+	}
 	if err != nil {
 		return fmt.Errorf("schemas: %w: decoding the %s body failed (%v), so the record is truncated or was written with another schema: send it to the dead-letter topic", ErrCorruptRecord, name, err)
 	}
@@ -97,22 +103,26 @@ func SchemaName(v any) (string, error) {
 }
 
 // checkHeader verifies the single-object header of data against the
-// contract c and returns the Avro body that follows it.
-func checkHeader(data []byte, c *contract) ([]byte, error) {
+// contract c and returns the Avro body that follows it. When the record
+// was written with an earlier version of c, it also returns that version.
+func checkHeader(data []byte, c *contract) ([]byte, *historical, error) {
 	if len(data) < singleObjectHeader || data[0] != singleObjectMarker0 || data[1] != singleObjectMarker1 {
-		return nil, notSingleObject(data, c.name)
+		return nil, nil, notSingleObject(data, c.name)
 	}
 
 	fingerprint := binary.LittleEndian.Uint64(data[2:singleObjectHeader])
 	if fingerprint == c.fingerprint || fingerprint == c.goavroFingerprint {
-		return data[singleObjectHeader:], nil
+		return data[singleObjectHeader:], nil, nil
+	}
+	if old, ok := historyByFingerprint[fingerprint]; ok && old.current == c {
+		return data[singleObjectHeader:], old, nil
 	}
 
 	if writer, ok := contractsByFingerprint[fingerprint]; ok {
-		return nil, fmt.Errorf("schemas: %w: record is a %s, not a %s: unmarshal it into a *schemas.%s, or check which topic it came from",
+		return nil, nil, fmt.Errorf("schemas: %w: record is a %s, not a %s: unmarshal it into a *schemas.%s, or check which topic it came from",
 			ErrSchemaMismatch, writer.name, c.name, shortName(writer.name))
 	}
-	return nil, fmt.Errorf("schemas: %w: schema fingerprint %#016x is not one that this build knows (%s has %#016x), so the writer may use a newer schema version: upgrade this reader, or check which topic the record came from",
+	return nil, nil, fmt.Errorf("schemas: %w: schema fingerprint %#016x is not one that this build knows (%s has %#016x), so the writer may use a newer schema version: upgrade this reader, or check which topic the record came from",
 		ErrSchemaMismatch, fingerprint, c.name, c.fingerprint)
 }
 

@@ -55,6 +55,7 @@ func fullInboundEmail() InboundEmail {
 				StorageKey:  "acme/att/9f86d081",
 				Part:        "2",
 				Text:        "",
+				DownloadURL: "https://files.example.net/acme/att/9f86d081?X-Amz-Expires=3600",
 			},
 			{
 				Filename:    "",

@@ -89,6 +89,7 @@ func attachmentToNative(a *Attachment) map[string]any {
 		"storageKey":  a.StorageKey,
 		"part":        a.Part,
 		"text":        a.Text,
+		"downloadUrl": a.DownloadURL,
 	}
 }
 
@@ -103,6 +104,7 @@ func attachmentFromNative(r *recordReader) Attachment {
 		StorageKey:  r.string("storageKey"),
 		Part:        r.string("part"),
 		Text:        r.string("text"),
+		DownloadURL: r.string("downloadUrl"),
 	}
 }
 

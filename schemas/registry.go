@@ -19,7 +19,7 @@ const (
 	NameDeadLetter    = "mailtriage.DeadLetter"
 )
 
-//go:embed *.avsc
+//go:embed *.avsc history/*.avsc
 var schemaFiles embed.FS
 
 // contract is one top-level schema with the codec built from it.
@@ -65,6 +65,7 @@ func init() {
 		contractsByFingerprint[c.fingerprint] = c
 		contractsByFingerprint[c.goavroFingerprint] = c
 	}
+	loadHistory()
 }
 
 // loadContract reads one embedded schema file and builds its codec.

@@ -58,6 +58,7 @@ type Attachment struct {
 	StorageKey  string `json:"storageKey"`  // object storage key; empty when not stored
 	Part        string `json:"part"`        // MIME part path such as "2.1"; locates the part in the raw message
 	Text        string `json:"text"`        // for an attached message/rfc822: its own text body; empty otherwise
+	DownloadURL string `json:"downloadUrl"` // short-lived presigned URL of the stored bytes; empty when the store cannot presign
 }
 
 // Auth holds the authentication and spam verdicts reported for a message.

@@ -227,6 +227,7 @@ func (g *Gateway) admitJSON(w http.ResponseWriter, r *http.Request, req inboundR
 			g.unavailable(w, r, fmt.Errorf("storing the attachments of message %s failed; retry later", email.MessageID), err)
 			return
 		}
+		ingest.SetDownloadURLs(r.Context(), email, g.store)
 	}
 	g.publish(w, r, req, claims, email)
 }

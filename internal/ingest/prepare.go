@@ -64,6 +64,7 @@ func Prepare(ctx context.Context, raw []byte, opts mime.Options, store blobstore
 	if err := storeAttachments(ctx, &email, parsed.Parts, folder, store); err != nil {
 		return nil, err
 	}
+	SetDownloadURLs(ctx, &email, store)
 	email.Raw = &ref
 	truncateTexts(&email, ref.Key)
 	return &email, nil
