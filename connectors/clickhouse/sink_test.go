@@ -287,14 +287,18 @@ func TestSinkFlushesBySize(t *testing.T) {
 	cfg.BatchWait = 10 * time.Minute
 	sink := startSink(t, cfg)
 
+	// The rows reach ClickHouse before the sink counts the batch, so the
+	// statistics are waited for too.
 	produce(ctx, t, producer, eventRecords(t, "acme", 0, 250))
 	waitForFinalCount(ctx, t, db, 200)
+	waitForStats(ctx, t, sink, 200)
 	if st := sink.Stats(); st.Batches != 2 || st.Rows != 200 {
 		t.Errorf("after 250 records: %d batches of %d rows, expected 2 batches of 200 rows", st.Batches, st.Rows)
 	}
 
 	produce(ctx, t, producer, eventRecords(t, "acme", 250, 300))
 	waitForFinalCount(ctx, t, db, 300)
+	waitForStats(ctx, t, sink, 300)
 	if st := sink.Stats(); st.Batches != 3 || st.Rows != 300 {
 		t.Errorf("after 300 records: %d batches of %d rows, expected 3 batches of 300 rows", st.Batches, st.Rows)
 	}
@@ -376,4 +380,13 @@ func header(rec *kgo.Record, key string) string {
 		}
 	}
 	return ""
+}
+
+// waitForStats waits until the sink has counted rows inserted rows.
+func waitForStats(ctx context.Context, t *testing.T, sink *runningSink, rows int64) {
+	t.Helper()
+	waitFor(ctx, t, fmt.Sprintf("the sink to count %d rows", rows), func() (bool, string) {
+		st := sink.Stats()
+		return st.Rows >= rows, fmt.Sprintf("%d rows in %d batches", st.Rows, st.Batches)
+	})
 }
