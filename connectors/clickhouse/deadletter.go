@@ -47,26 +47,7 @@ func deadLetter(dlqTopic string, rec *kgo.Record, tenant string, cause error, no
 	if err != nil {
 		return nil, err
 	}
-	return &kgo.Record{Topic: dlqTopic, Key: dl.Key, Value: value, Headers: deadLetterHeaders(&dl)}, nil
-}
-
-// deadLetterHeaders repeats the context of dl in the headers that the
-// processor runner also sets, so tools can filter the DLQ without decoding
-// Avro.
-func deadLetterHeaders(dl *schemas.DeadLetter) []kgo.RecordHeader {
-	h := []kgo.RecordHeader{
-		{Key: runner.HeaderEventID, Value: []byte(dl.EventID)},
-		{Key: runner.HeaderStage, Value: []byte(dl.Stage)},
-		{Key: runner.HeaderError, Value: []byte(dl.Error)},
-		{Key: runner.HeaderSourceTopic, Value: []byte(dl.SourceTopic)},
-		{Key: runner.HeaderSourcePartition, Value: []byte(strconv.FormatInt(int64(dl.SourcePartition), 10))},
-		{Key: runner.HeaderSourceOffset, Value: []byte(strconv.FormatInt(dl.SourceOffset, 10))},
-		{Key: runner.HeaderAttempts, Value: []byte(strconv.FormatInt(int64(dl.Attempts), 10))},
-	}
-	if dl.Tenant != "" {
-		h = append(h, kgo.RecordHeader{Key: runner.HeaderTenant, Value: []byte(dl.Tenant)})
-	}
-	return h
+	return &kgo.Record{Topic: dlqTopic, Key: dl.Key, Value: value, Headers: runner.DeadLetterHeaders(&dl)}, nil
 }
 
 func deadLetterID(topic string, partition int32, offset int64) string {

@@ -69,26 +69,7 @@ func (s *Sink) newDeadLetter(it item, fault error, now time.Time) deadLetter {
 
 	s.log.Warn("record sent to the dead-letter topic", "partition", rec.Partition, "offset", rec.Offset,
 		"tenant", dl.Tenant, "error", s.redact.text(fault))
-	return deadLetter{eventID: dl.EventID, key: rec.Key, value: value, headers: deadLetterHeaders(&dl)}
-}
-
-// deadLetterHeaders repeats the context of dl in record headers with the
-// runner's header names, so that DLQ tools filter records of every stage
-// the same way.
-func deadLetterHeaders(dl *schemas.DeadLetter) []kgo.RecordHeader {
-	h := []kgo.RecordHeader{
-		{Key: runner.HeaderEventID, Value: []byte(dl.EventID)},
-		{Key: runner.HeaderStage, Value: []byte(dl.Stage)},
-		{Key: runner.HeaderError, Value: []byte(dl.Error)},
-		{Key: runner.HeaderSourceTopic, Value: []byte(dl.SourceTopic)},
-		{Key: runner.HeaderSourcePartition, Value: []byte(strconv.FormatInt(int64(dl.SourcePartition), 10))},
-		{Key: runner.HeaderSourceOffset, Value: []byte(strconv.FormatInt(dl.SourceOffset, 10))},
-		{Key: runner.HeaderAttempts, Value: []byte(strconv.FormatInt(int64(dl.Attempts), 10))},
-	}
-	if dl.Tenant != "" {
-		h = append(h, kgo.RecordHeader{Key: runner.HeaderTenant, Value: []byte(dl.Tenant)})
-	}
-	return h
+	return deadLetter{eventID: dl.EventID, key: rec.Key, value: value, headers: runner.DeadLetterHeaders(&dl)}
 }
 
 // deadLetterID derives a dead letter's event ID from the stage and the

@@ -39,7 +39,7 @@ func (s *Sink) deadLetter(ctx context.Context, rec *kgo.Record, n *schemas.Notif
 		dl.Tenant = n.Tenant
 	}
 
-	out := &kgo.Record{Topic: s.cfg.DLQTopic, Key: rec.Key, Headers: deadLetterHeaders(&dl)}
+	out := &kgo.Record{Topic: s.cfg.DLQTopic, Key: rec.Key, Headers: runner.DeadLetterHeaders(&dl)}
 	value, err := schemas.Marshal(&dl)
 	if err != nil {
 		// The headers still carry the context, so the record goes out
@@ -74,22 +74,6 @@ func (s *Sink) deadLetter(ctx context.Context, rec *kgo.Record, n *schemas.Notif
 		"tenant", dl.Tenant, "partition", rec.Partition, "offset", rec.Offset,
 		"attempts", attempts, "error", dl.Error)
 	return nil
-}
-
-func deadLetterHeaders(dl *schemas.DeadLetter) []kgo.RecordHeader {
-	h := []kgo.RecordHeader{
-		{Key: runner.HeaderEventID, Value: []byte(dl.EventID)},
-		{Key: runner.HeaderStage, Value: []byte(dl.Stage)},
-		{Key: runner.HeaderError, Value: []byte(dl.Error)},
-		{Key: runner.HeaderSourceTopic, Value: []byte(dl.SourceTopic)},
-		{Key: runner.HeaderSourcePartition, Value: []byte(strconv.FormatInt(int64(dl.SourcePartition), 10))},
-		{Key: runner.HeaderSourceOffset, Value: []byte(strconv.FormatInt(dl.SourceOffset, 10))},
-		{Key: runner.HeaderAttempts, Value: []byte(strconv.FormatInt(int64(dl.Attempts), 10))},
-	}
-	if dl.Tenant != "" {
-		h = append(h, kgo.RecordHeader{Key: runner.HeaderTenant, Value: []byte(dl.Tenant)})
-	}
-	return h
 }
 
 // deadLetterID derives the dead letter's event ID from the stage and the

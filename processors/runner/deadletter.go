@@ -54,7 +54,7 @@ func (r *Runner) deadLetterResult(rec *kgo.Record, email *schemas.InboundEmail, 
 		dl.Raw = email.Raw
 	}
 
-	out := &kgo.Record{Topic: r.cfg.DLQTopic, Key: dl.Key, Headers: deadLetterHeaders(&dl)}
+	out := &kgo.Record{Topic: r.cfg.DLQTopic, Key: dl.Key, Headers: DeadLetterHeaders(&dl)}
 	value, err := r.cfg.Serde.Encode(r.cfg.DLQTopic, &dl)
 	if err != nil {
 		// The headers still carry the context, so the record goes out
@@ -70,7 +70,10 @@ func (r *Runner) deadLetterResult(rec *kgo.Record, email *schemas.InboundEmail, 
 	return recordResult{records: []*kgo.Record{out}, deadLetter: true}
 }
 
-func deadLetterHeaders(dl *schemas.DeadLetter) []kgo.RecordHeader {
+// DeadLetterHeaders repeats the context of dl in record headers, so that
+// DLQ tools filter dead letters of every stage, processor or sink, without
+// decoding Avro.
+func DeadLetterHeaders(dl *schemas.DeadLetter) []kgo.RecordHeader {
 	h := []kgo.RecordHeader{
 		{Key: HeaderEventID, Value: []byte(dl.EventID)},
 		{Key: HeaderStage, Value: []byte(dl.Stage)},
