@@ -20,7 +20,7 @@ type Position struct {
 	Offset    int64
 }
 
-// Decision is what the chain decided for a message.
+// Decision is the routing outcome the chain reaches for a message.
 type Decision struct {
 	Queue         string
 	Priority      string
@@ -48,7 +48,7 @@ type Message struct {
 	keywordTexts foldCache
 }
 
-// Result tells the chain whether to go on with a message.
+// Result is a processor's verdict on whether the chain goes on with a message.
 type Result int
 
 const (

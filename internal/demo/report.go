@@ -37,7 +37,7 @@ type Totals struct {
 	Sinks *SinkTotals `json:"sinks,omitempty"`
 }
 
-// Report is what a demo run produced.
+// Report is the outcome of a demo run: one row per message and the totals.
 type Report struct {
 	Rows   []Row
 	Totals Totals

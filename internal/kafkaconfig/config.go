@@ -25,7 +25,7 @@ const (
 	MechanismOAuthBearer = "OAUTHBEARER"
 )
 
-// Config is how a role reaches the Kafka cluster. The zero value is not
+// Config is the connection of a role to the Kafka cluster. The zero value is not
 // usable: Brokers is required.
 type Config struct {
 	// Brokers are the seed brokers, host:port. Required.

@@ -1,6 +1,6 @@
 // Package state holds the local key-value stores that stateful processors
 // use. In the topology each input partition has its own store, backed by a
-// compacted changelog topic; outside Kafka a Memory store stands in.
+// compacted changelog topic; outside Kafka a Memory store replaces it.
 package state
 
 import "sync"
