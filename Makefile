@@ -15,7 +15,7 @@ build:
 demo: build
 	./$(BIN) demo $(DEMO_FLAGS)
 
-# test starts the local stack (Kafka, PostgreSQL, ClickHouse; see
+# test starts the local stack (Kafka, PostgreSQL, ClickHouse, MinIO; see
 # scripts/stack.sh) and runs every test against it, with the addresses
 # from .stack/env. The stack keeps running afterwards: `make stack-down`.
 test: stack-up

@@ -78,7 +78,7 @@ func NewS3(cfg S3Config) (*S3, error) {
 func (s *S3) Check(ctx context.Context) error {
 	exists, err := s.client.BucketExists(ctx, s.bucket)
 	if err != nil {
-		return fmt.Errorf("checking S3 bucket %q at %s: %w", s.bucket, s.client.EndpointURL().Host, err)
+		return fmt.Errorf("checking S3 bucket %q at %s: %w", s.bucket, s.client.EndpointURL().Host, s.explain(err))
 	}
 	if !exists {
 		return fmt.Errorf("S3 bucket %q not found at %s: create it or set %s to an existing bucket", s.bucket, s.client.EndpointURL().Host, EnvS3Bucket)
@@ -122,7 +122,7 @@ func (s *S3) PutStream(ctx context.Context, key string, r io.Reader, size int64)
 		return s.compareExisting(ctx, info)
 	}
 	if err != nil {
-		return ObjectInfo{}, fmt.Errorf("storing %q in S3 bucket %q: %w", key, s.bucket, err)
+		return ObjectInfo{}, fmt.Errorf("storing %q in S3 bucket %q: %w", key, s.bucket, s.explain(err))
 	}
 	return info, nil
 }
@@ -204,7 +204,7 @@ func (s *S3) spool(ctx context.Context, r io.Reader, size int64) (io.Reader, Obj
 func (s *S3) compareExisting(ctx context.Context, info ObjectInfo) (ObjectInfo, error) {
 	stat, err := s.client.StatObject(ctx, s.bucket, info.Key, minio.StatObjectOptions{})
 	if err != nil {
-		return ObjectInfo{}, fmt.Errorf("storing %q: the key exists, and reading its metadata failed: %w", info.Key, err)
+		return ObjectInfo{}, fmt.Errorf("storing %q: the key exists, and reading its metadata failed: %w", info.Key, s.explain(err))
 	}
 	stored := stat.Metadata.Get("X-Amz-Meta-" + sha256MetadataKey)
 	if stored == info.SHA256 && stat.Size == info.Size {
@@ -223,5 +223,20 @@ func (s *S3) readError(key string, err error) error {
 	if minio.ToErrorResponse(err).Code == minio.NoSuchKey {
 		return fmt.Errorf("reading %q from S3 bucket %q: %w", key, s.bucket, ErrNotFound)
 	}
-	return fmt.Errorf("reading %q from S3 bucket %q: %w", key, s.bucket, err)
+	return fmt.Errorf("reading %q from S3 bucket %q: %w", key, s.bucket, s.explain(err))
+}
+
+// explain puts the setting to fix in front of an error whose S3 error code
+// the settings cause: credentials that the server rejects and a bucket that
+// does not exist. Other errors are returned as they are.
+func (s *S3) explain(err error) error {
+	switch minio.ToErrorResponse(err).Code {
+	case minio.InvalidAccessKeyID, minio.SignatureDoesNotMatch:
+		return fmt.Errorf("the S3 server at %s rejected the credentials: set %s and %s (or %s and %s) to a valid key pair: %w",
+			s.client.EndpointURL().Host, EnvS3AccessKey, EnvS3SecretKey, EnvS3AccessKeyFile, EnvS3SecretKeyFile, err)
+	case minio.NoSuchBucket:
+		return fmt.Errorf("S3 bucket %q not found at %s: create it or set %s to an existing bucket: %w",
+			s.bucket, s.client.EndpointURL().Host, EnvS3Bucket, err)
+	}
+	return err
 }

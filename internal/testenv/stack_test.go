@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/jackc/pgx/v5"
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -166,6 +169,47 @@ func TestClickHouseSelectVersion(t *testing.T) {
 	}
 }
 
+func TestMinIOReadyWithRootCredentials(t *testing.T) {
+	env := testenv.S3(t)
+	ctx, cancel := context.WithTimeout(context.Background(), serviceTimeout)
+	defer cancel()
+
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+env.Endpoint+"/minio/health/ready", nil)
+	if err != nil {
+		t.Fatalf("creating the readiness request: %v", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET /minio/health/ready on %s: %v", env.Endpoint, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /minio/health/ready on %s = %d, want 200", env.Endpoint, resp.StatusCode)
+	}
+
+	client := minioClient(t, env, env.SecretKey)
+	if _, err := client.ListBuckets(ctx); err != nil {
+		t.Errorf("listing buckets on %s with the root credentials: %v", env.Endpoint, err)
+	}
+	if env.Region != "us-east-1" {
+		t.Errorf("%s = %q, want us-east-1", testenv.EnvS3Region, env.Region)
+	}
+	if got := testenv.Get(t, testenv.EnvS3TLS); got != "false" {
+		t.Errorf("%s = %q, want false for the plain HTTP listener", testenv.EnvS3TLS, got)
+	}
+}
+
+func TestMinIORejectsWrongSecret(t *testing.T) {
+	env := testenv.S3(t)
+	ctx, cancel := context.WithTimeout(context.Background(), serviceTimeout)
+	defer cancel()
+
+	_, err := minioClient(t, env, env.SecretKey+"-wrong").ListBuckets(ctx)
+	if code := minio.ToErrorResponse(err).Code; code != minio.SignatureDoesNotMatch {
+		t.Errorf("listing buckets on %s with a wrong secret: error %v (code %q), want %s", env.Endpoint, err, code, minio.SignatureDoesNotMatch)
+	}
+}
+
 func TestStackScriptReportsRunningServices(t *testing.T) {
 	script := testenv.Get(t, testenv.EnvStackScript)
 	pidFile := testenv.Get(t, testenv.EnvKafkaPID)
@@ -176,7 +220,7 @@ func TestStackScriptReportsRunningServices(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%s status: %v\n%s", script, err, output)
 	}
-	for _, service := range []string{"kafka", "postgres", "clickhouse"} {
+	for _, service := range []string{"kafka", "postgres", "clickhouse", "minio"} {
 		if !regexp.MustCompile(`(?m)^` + service + `\s+running\s`).Match(output) {
 			t.Errorf("%s status does not report %s as running:\n%s", script, service, output)
 		}
@@ -256,4 +300,18 @@ func requireOneBroker(t *testing.T, listed kadm.BrokerDetails, address string) {
 	if broker.Host != host || broker.Port != int32(port) {
 		t.Errorf("broker advertised at %s:%d, want %s", broker.Host, broker.Port, address)
 	}
+}
+
+// minioClient returns a client of the local MinIO server that signs with
+// the root user and the given secret.
+func minioClient(t *testing.T, env testenv.S3Env, secret string) *minio.Client {
+	t.Helper()
+	client, err := minio.New(env.Endpoint, &minio.Options{
+		Creds:  credentials.NewStaticV4(env.AccessKey, secret, ""),
+		Region: env.Region,
+	})
+	if err != nil {
+		t.Fatalf("creating a MinIO client for %s: %v", env.Endpoint, err)
+	}
+	return client
 }

@@ -40,6 +40,7 @@ fail_service() {
 load_ports() {
 	local saved_kafka='' saved_kafka_sasl_ssl='' saved_kafka_controller=''
 	local saved_postgres='' saved_clickhouse='' saved_clickhouse_http=''
+	local saved_minio='' saved_minio_console=''
 	if [[ -r $PORTS_FILE ]]; then
 		# shellcheck disable=SC1090
 		. "$PORTS_FILE"
@@ -51,9 +52,11 @@ load_ports() {
 	POSTGRES_PORT=${MAILTRIAGE_POSTGRES_PORT:-${saved_postgres:-15432}}
 	CLICKHOUSE_PORT=${MAILTRIAGE_CLICKHOUSE_PORT:-${saved_clickhouse:-19000}}
 	CLICKHOUSE_HTTP_PORT=${MAILTRIAGE_CLICKHOUSE_HTTP_PORT:-${saved_clickhouse_http:-18123}}
+	MINIO_PORT=${MAILTRIAGE_MINIO_PORT:-${saved_minio:-19010}}
+	MINIO_CONSOLE_PORT=${MAILTRIAGE_MINIO_CONSOLE_PORT:-${saved_minio_console:-19011}}
 
 	local name
-	for name in KAFKA_PORT KAFKA_SASL_SSL_PORT KAFKA_CONTROLLER_PORT POSTGRES_PORT CLICKHOUSE_PORT CLICKHOUSE_HTTP_PORT; do
+	for name in KAFKA_PORT KAFKA_SASL_SSL_PORT KAFKA_CONTROLLER_PORT POSTGRES_PORT CLICKHOUSE_PORT CLICKHOUSE_HTTP_PORT MINIO_PORT MINIO_CONSOLE_PORT; do
 		if ! [[ ${!name} =~ ^[0-9]+$ ]] || ((${!name} < 1 || ${!name} > 65535)); then
 			die "invalid MAILTRIAGE_$name '${!name}': set it to a TCP port number between 1 and 65535"
 		fi
@@ -76,6 +79,8 @@ saved_kafka_controller=$KAFKA_CONTROLLER_PORT
 saved_postgres=$POSTGRES_PORT
 saved_clickhouse=$CLICKHOUSE_PORT
 saved_clickhouse_http=$CLICKHOUSE_HTTP_PORT
+saved_minio=$MINIO_PORT
+saved_minio_console=$MINIO_CONSOLE_PORT
 EOF
 }
 
