@@ -14,15 +14,16 @@ import (
 const DefaultQueue = "general"
 
 // Model is the seam for a trained classifier. Classify consults it only for
-// messages that no rule matched. No implementation exists yet, so
-// ClassifyConfig.Model is nil and such messages go to the default queue.
+// messages that no rule matched.
 type Model interface {
-	// Predict returns the model's decision for e. ok is false when the
-	// model is not confident enough, and the default queue then applies.
+	// Predict returns the model's prediction for e. ok is false when the
+	// model is not confident enough: the default queue then applies, and
+	// p.Reason still carries the model version, top labels and threshold
+	// for the audit trail.
 	Predict(ctx context.Context, e *schemas.InboundEmail) (p ModelPrediction, ok bool, err error)
 }
 
-// ModelPrediction is a confident decision of a Model.
+// ModelPrediction is what a Model predicted for a message.
 type ModelPrediction struct {
 	Queue string
 	Tags  []string
@@ -33,8 +34,11 @@ type ModelPrediction struct {
 
 // ClassifyConfig configures Classify.
 type ClassifyConfig struct {
-	// Rules is the loaded ruleset. Required.
+	// Rules is the loaded ruleset. Required unless RulesSource is set.
 	Rules *Ruleset
+	// RulesSource provides the ruleset for each message, such as a
+	// RulesWatcher that reloads its file. It takes precedence over Rules.
+	RulesSource RulesSource
 	// DefaultQueue is the queue when nothing matches. Empty means
 	// DefaultQueue ("general").
 	DefaultQueue string
@@ -47,17 +51,21 @@ type ClassifyConfig struct {
 // ruleset. It sets m.Decision.Reason to the rule ID and ruleset version, or
 // to a fallback reason when no rule matched.
 type Classify struct {
-	rules        *Ruleset
+	rules        RulesSource
 	defaultQueue string
 	model        Model
 }
 
 // NewClassify returns a Classify with cfg's defaults applied.
 func NewClassify(cfg ClassifyConfig) (*Classify, error) {
-	if cfg.Rules == nil {
+	source := cfg.RulesSource
+	if source == nil && cfg.Rules != nil {
+		source = cfg.Rules
+	}
+	if source == nil || source.Current() == nil {
 		return nil, errors.New("classify needs a ruleset; load one with LoadRules")
 	}
-	c := &Classify{rules: cfg.Rules, defaultQueue: cfg.DefaultQueue, model: cfg.Model}
+	c := &Classify{rules: source, defaultQueue: cfg.DefaultQueue, model: cfg.Model}
 	if c.defaultQueue == "" {
 		c.defaultQueue = DefaultQueue
 	}
@@ -74,7 +82,8 @@ func (c *Classify) Name() string { return "classify" }
 // reason. It fails only when the model fails.
 func (c *Classify) Process(ctx context.Context, m *Message) (Result, error) {
 	d := &m.Decision
-	if rule, why := c.rules.match(&m.Email, &m.keywordTexts); rule != nil {
+	rules := c.rules.Current()
+	if rule, why := rules.match(&m.Email, &m.keywordTexts); rule != nil {
 		d.Queue = rule.Action.Queue
 		d.Priority = rule.Action.Priority
 		d.Tags = slices.Clone(rule.Action.Tags)
@@ -82,31 +91,38 @@ func (c *Classify) Process(ctx context.Context, m *Message) (Result, error) {
 		d.Reason = schemas.Reason{
 			Kind:           schemas.ReasonRule,
 			RuleID:         rule.ID,
-			RulesetVersion: c.rules.Version,
+			RulesetVersion: rules.Version,
 			Detail:         fmt.Sprintf("rule %s matched on %s", rule.ID, why),
 		}
 		return Continue, nil
 	}
 
-	if c.model != nil {
-		p, ok, err := c.model.Predict(ctx, &m.Email)
-		if err != nil {
-			return Continue, fmt.Errorf("model prediction: %w", err)
-		}
-		if ok {
-			d.Queue = p.Queue
-			d.Tags = slices.Clone(p.Tags)
-			d.Reason = p.Reason
-			d.Reason.RulesetVersion = c.rules.Version
-			return Continue, nil
-		}
-	}
-
 	d.Queue = c.defaultQueue
 	d.Reason = schemas.Reason{
 		Kind:           schemas.ReasonFallback,
-		RulesetVersion: c.rules.Version,
+		RulesetVersion: rules.Version,
 		Detail:         "no rule matched, so the default queue applies",
 	}
+	if c.model == nil {
+		return Continue, nil
+	}
+
+	p, ok, err := c.model.Predict(ctx, &m.Email)
+	if err != nil {
+		return Continue, fmt.Errorf("model prediction: %w", err)
+	}
+	if ok {
+		d.Queue = p.Queue
+		d.Tags = slices.Clone(p.Tags)
+		d.Reason = p.Reason
+		d.Reason.RulesetVersion = rules.Version
+		return Continue, nil
+	}
+	// Below the threshold: the fallback keeps what the model saw, so an
+	// auditor can tell a weak prediction from no model at all.
+	d.Reason.ModelVersion = p.Reason.ModelVersion
+	d.Reason.TopLabels = slices.Clone(p.Reason.TopLabels)
+	d.Reason.Threshold = p.Reason.Threshold
+	d.Reason.Detail = "no rule matched and the model was below its confidence threshold, so the default queue applies"
 	return Continue, nil
 }

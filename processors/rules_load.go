@@ -7,7 +7,6 @@ import (
 	"os"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -16,6 +15,16 @@ import (
 // LoadRules reads and parses the rules file at path. See ParseRules for the
 // format.
 func LoadRules(path string) (*Ruleset, error) {
+	data, err := readRulesFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRules(path, data)
+}
+
+// readRulesFile reads a rules file, with a hint at --rules when it does
+// not exist.
+func readRulesFile(path string) ([]byte, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("reading rules: %w; pass --rules with the path of a YAML ruleset, such as config/rules.yaml in the repository", err)
@@ -23,7 +32,7 @@ func LoadRules(path string) (*Ruleset, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading rules file %s: %w", path, err)
 	}
-	return ParseRules(path, data)
+	return data, nil
 }
 
 // ParseRules parses a rules file. name is used in error messages, which
@@ -57,6 +66,8 @@ func LoadRules(path string) (*Ruleset, error) {
 //	alias: [billing]               local part of a To, Cc or RCPT TO address, without +subaddress
 //	subaddress: [billing]          the part after "+" in such an address (support+billing@)
 //	from: [mailer-daemon]          local part of the From address or MAIL FROM, without +subaddress
+//	from_address: [alerts@vendor.example]  the whole From or MAIL FROM address, with or without +subaddress
+//	from_domain: [vendor.example]  domain of the From or MAIL FROM address, subdomains included
 //	subject_keywords: [invoice]    whole words or phrases, case-insensitive
 //	body_keywords: [refund]        same, in the reply text (the whole text when there is none)
 //	keywords: [refund]             same, in the subject or the body
@@ -65,11 +76,19 @@ func LoadRules(path string) (*Ruleset, error) {
 //	header: {name: Auto-Submitted, present: true}
 //	header: {name: Precedence, equals: bulk}          case-insensitive, spaces trimmed
 //	header: {name: Content-Type, matches: '(?i)^multipart/report'}
+//	attachment_types: [application/pdf, image/*]   an attachment (inline ones too) of that media type; */* for any
+//	spf: [fail, softfail]          the SPF verdict; also dkim and dmarc; "unknown" when none was reported
+//	spam: true                     the spam verdict is spam (false: it is ham; unknown matches neither)
+//	language: [de, fr]             ISO 639-1 code of the subject and body text, detected only for such rules
 //	all: [{...}, {...}]            every condition holds
 //	any: [{...}, {...}]            at least one holds
 //	not: {...}                     the condition does not hold
 //
-// Alias, subaddress and from values are compared in lower case. Every
+// Alias, subaddress, from, from_address, from_domain, attachment type and
+// verdict values are compared in lower case. The verdicts are those the
+// MIME parser reads from Authentication-Results, Received-SPF, X-Spam-Flag
+// and X-Spam-Status. A language condition may name the codes
+// of SupportedLanguages. Every
 // problem in the file is reported, not only the first.
 func ParseRules(name string, data []byte) (*Ruleset, error) {
 	var doc yaml.Node
@@ -281,265 +300,3 @@ func (p *rulesParser) parseAction(n *yaml.Node, ruleID string) RuleAction {
 }
 
 func validPriority(p string) bool { return slices.Contains(Priorities, p) }
-
-// conditionKeys lists the keys a condition mapping may contain.
-var conditionKeys = []string{
-	"alias", "subaddress", "from",
-	"subject_keywords", "body_keywords", "keywords",
-	"subject_regex", "body_regex",
-	"header", "all", "any", "not",
-}
-
-// parseCondition parses a condition mapping. Several keys in one mapping
-// must all hold. It returns nil after recording an error.
-func (p *rulesParser) parseCondition(n *yaml.Node, ruleID string) condition {
-	n = resolve(n)
-	if n.Kind != yaml.MappingNode || len(n.Content) == 0 {
-		p.errorf(n.Line, ruleID, "a condition must be a mapping with at least one of: %s", strings.Join(conditionKeys, ", "))
-		return nil
-	}
-	if _, ok := p.mapping(n, ruleID, "a condition", conditionKeys...); !ok {
-		return nil
-	}
-
-	var parts allCondition
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		key, value := n.Content[i].Value, resolve(n.Content[i+1])
-		c := p.parseConditionKey(key, value, ruleID)
-		if c == nil {
-			return nil
-		}
-		parts = append(parts, c)
-	}
-	if len(parts) == 1 {
-		return parts[0]
-	}
-	return parts
-}
-
-func (p *rulesParser) parseConditionKey(key string, value *yaml.Node, ruleID string) condition {
-	switch key {
-	case "alias":
-		return p.setCondition(key, value, ruleID, func(in *matchInput) map[string]bool { return in.aliases })
-	case "subaddress":
-		return p.setCondition(key, value, ruleID, func(in *matchInput) map[string]bool { return in.subaddresses })
-	case "from":
-		return p.setCondition(key, value, ruleID, func(in *matchInput) map[string]bool { return in.senders })
-	case "subject_keywords":
-		return p.keywordCondition(fieldSubject, key, value, ruleID)
-	case "body_keywords":
-		return p.keywordCondition(fieldBody, key, value, ruleID)
-	case "keywords":
-		return p.keywordCondition(fieldSubjectOrBody, key, value, ruleID)
-	case "subject_regex":
-		return p.regexCondition(fieldSubject, value, ruleID)
-	case "body_regex":
-		return p.regexCondition(fieldBody, value, ruleID)
-	case "header":
-		return p.headerCondition(value, ruleID)
-	case "all", "any":
-		return p.listCondition(key, value, ruleID)
-	case "not":
-		child := p.parseCondition(value, ruleID)
-		if child == nil {
-			return nil
-		}
-		return notCondition{child: child}
-	}
-	return nil // mapping has already rejected unknown keys
-}
-
-func (p *rulesParser) setCondition(key string, n *yaml.Node, ruleID string, set func(*matchInput) map[string]bool) condition {
-	values := p.stringList(n, ruleID, key)
-	if values == nil {
-		return nil
-	}
-	for i, v := range values {
-		values[i] = strings.ToLower(v)
-		if strings.ContainsAny(v, "@+ ") {
-			p.errorf(n.Line, ruleID, "%s %q must be a bare local part such as billing, without '@', '+' or spaces", key, v)
-			return nil
-		}
-	}
-	return &setCondition{key: key, values: values, set: set}
-}
-
-func (p *rulesParser) keywordCondition(field textField, key string, n *yaml.Node, ruleID string) condition {
-	keywords := p.stringList(n, ruleID, key)
-	if keywords == nil {
-		return nil
-	}
-	return &keywordCondition{field: field, keywords: newKeywordMatcher(keywords)}
-}
-
-func (p *rulesParser) regexCondition(field textField, n *yaml.Node, ruleID string) condition {
-	re := p.regex(n, ruleID)
-	if re == nil {
-		return nil
-	}
-	return &regexCondition{field: field, re: re}
-}
-
-func (p *rulesParser) headerCondition(n *yaml.Node, ruleID string) condition {
-	fields, ok := p.mapping(n, ruleID, "header", "name", "present", "equals", "matches")
-	if !ok {
-		return nil
-	}
-	c := &headerCondition{}
-	if v, ok := fields["name"]; !ok {
-		p.errorf(n.Line, ruleID, "header condition has no name; add name: Header-Name")
-		return nil
-	} else if c.name, ok = p.scalar(v, ruleID, "name"); !ok || c.name == "" {
-		if ok {
-			p.errorf(v.Line, ruleID, "header name is empty; name the header field")
-		}
-		return nil
-	}
-
-	tests := 0
-	if v, ok := fields["present"]; ok {
-		present := p.boolean(v, ruleID, "present")
-		c.present = &present
-		tests++
-	}
-	if v, ok := fields["equals"]; ok {
-		s, ok := p.scalar(v, ruleID, "equals")
-		if !ok {
-			return nil
-		}
-		s = strings.TrimSpace(s)
-		c.equals = &s
-		tests++
-	}
-	if v, ok := fields["matches"]; ok {
-		if c.matches = p.regex(v, ruleID); c.matches == nil {
-			return nil
-		}
-		tests++
-	}
-	if tests != 1 {
-		p.errorf(n.Line, ruleID, "header condition on %s needs exactly one of present, equals or matches, found %d", c.name, tests)
-		return nil
-	}
-	return c
-}
-
-func (p *rulesParser) listCondition(key string, n *yaml.Node, ruleID string) condition {
-	if n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
-		p.errorf(n.Line, ruleID, "%s must be a non-empty list of conditions", key)
-		return nil
-	}
-	children := make([]condition, 0, len(n.Content))
-	for _, item := range n.Content {
-		c := p.parseCondition(item, ruleID)
-		if c == nil {
-			return nil
-		}
-		children = append(children, c)
-	}
-	if key == "all" {
-		return allCondition(children)
-	}
-	return anyCondition(children)
-}
-
-// regex compiles a scalar as a Go regular expression.
-func (p *rulesParser) regex(n *yaml.Node, ruleID string) *regexp.Regexp {
-	pattern, ok := p.scalar(n, ruleID, "regex")
-	if !ok {
-		return nil
-	}
-	re, err := regexp.Compile(pattern)
-	if err != nil {
-		p.errorf(n.Line, ruleID, "invalid regex %q: %v; fix the pattern", pattern, err)
-		return nil
-	}
-	return re
-}
-
-// mapping checks that n is a mapping whose keys are all in allowed and
-// appear once, and returns its values by key.
-func (p *rulesParser) mapping(n *yaml.Node, ruleID, what string, allowed ...string) (map[string]*yaml.Node, bool) {
-	n = resolve(n)
-	if n.Kind != yaml.MappingNode {
-		p.errorf(n.Line, ruleID, "%s must be a mapping with keys %s", what, strings.Join(allowed, ", "))
-		return nil, false
-	}
-	fields := make(map[string]*yaml.Node, len(n.Content)/2)
-	ok := true
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		key := n.Content[i]
-		switch {
-		case !slices.Contains(allowed, key.Value):
-			p.errorf(key.Line, ruleID, "unknown key %q in %s; use one of %s", key.Value, what, strings.Join(allowed, ", "))
-			ok = false
-		case fields[key.Value] != nil:
-			p.errorf(key.Line, ruleID, "key %q appears twice in %s; keep one", key.Value, what)
-			ok = false
-		default:
-			fields[key.Value] = resolve(n.Content[i+1])
-		}
-	}
-	return fields, ok
-}
-
-func (p *rulesParser) scalar(n *yaml.Node, ruleID, what string) (string, bool) {
-	if n.Kind != yaml.ScalarNode {
-		p.errorf(n.Line, ruleID, "%s must be a single value", what)
-		return "", false
-	}
-	return n.Value, true
-}
-
-func (p *rulesParser) boolean(n *yaml.Node, ruleID, what string) bool {
-	var b bool
-	if n.Kind != yaml.ScalarNode || n.Decode(&b) != nil {
-		p.errorf(n.Line, ruleID, "%s must be true or false, found %s", what, strconv.Quote(n.Value))
-		return false
-	}
-	return b
-}
-
-// stringList accepts a single string or a list of strings, none empty. It
-// returns nil after recording an error.
-func (p *rulesParser) stringList(n *yaml.Node, ruleID, what string) []string {
-	var items []*yaml.Node
-	switch n.Kind {
-	case yaml.ScalarNode:
-		items = []*yaml.Node{n}
-	case yaml.SequenceNode:
-		items = n.Content
-	}
-	if len(items) == 0 {
-		p.errorf(n.Line, ruleID, "%s must be a string or a non-empty list of strings", what)
-		return nil
-	}
-	values := make([]string, 0, len(items))
-	for _, item := range items {
-		item = resolve(item)
-		if item.Kind != yaml.ScalarNode || strings.TrimSpace(item.Value) == "" {
-			p.errorf(item.Line, ruleID, "%s must hold only non-empty strings", what)
-			return nil
-		}
-		values = append(values, strings.TrimSpace(item.Value))
-	}
-	return values
-}
-
-// lookup returns the value of key in mapping n, or nil.
-func lookup(n *yaml.Node, key string) *yaml.Node {
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return resolve(n.Content[i+1])
-		}
-	}
-	return nil
-}
-
-// resolve follows a YAML alias (*name) to the node it points at.
-func resolve(n *yaml.Node) *yaml.Node {
-	for n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
-	return n
-}
