@@ -30,6 +30,8 @@ func runDemo(ctx context.Context, args []string) error {
 	asJSON := fs.Bool("json", false, "print the totals as one JSON object instead of the table")
 	verbose := fs.Bool("v", false, "log the processor's progress to stderr as JSON")
 	sinkFlags := addDemoSinkFlags(fs)
+	var modelFlags modelFlags
+	modelFlags.add(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -39,11 +41,21 @@ func runDemo(ctx context.Context, args []string) error {
 	if err := demo.ValidateTenant(*tenant); err != nil {
 		return fmt.Errorf("--tenant: %w", err)
 	}
+	explicit := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+	if err := modelFlags.validate(explicit); err != nil {
+		return err
+	}
+	model, err := modelFlags.load(nil)
+	if err != nil {
+		return err
+	}
 
 	cfg := demo.Config{
 		Mail:       splitList(*mail),
 		Brokers:    splitList(*brokers),
 		RulesFile:  *rules,
+		Model:      model,
 		Tenant:     *tenant,
 		Partitions: int32(partitions),
 		StorageDir: *storage,

@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"mailtriage/connectors/blobstore"
+	"mailtriage/processors"
 	"mailtriage/topics"
 )
 
@@ -31,6 +32,9 @@ type Config struct {
 	Mail []string
 	// RulesFile is the classification ruleset (YAML).
 	RulesFile string
+	// Model is consulted for messages that no rule matches. Nil, the
+	// default, sends them to the default queue.
+	Model processors.Model
 	// Tenant the imported mail belongs to: a name without "/" or
 	// whitespace, checked by ValidateTenant. Default "default".
 	Tenant string
