@@ -20,33 +20,35 @@ var errInvalidEvent = errors.New("invalid DecisionEvent")
 // record alone, so reading a record again gives an equal row. inserted_at
 // and sink_ms are not fields: they are stamped at insert time.
 type row struct {
-	EventID        string
-	Tenant         string
-	MessageID      string
-	TicketRef      string
-	Queue          string
-	Priority       string
-	Tags           []string
-	ReasonKind     string
-	RuleID         string
-	RulesetVersion string
-	ModelVersion   string
-	TopLabel       string
-	TopProbability float64
-	Threshold      float64
-	Duplicate      bool
-	FollowUp       bool
-	PIIKinds       []string // sorted
-	PIICounts      []uint32 // PIICounts[i] counts PIIKinds[i]
-	PIITotal       uint64
-	Source         string
-	SenderDomain   string
-	Attachments    uint32
-	Warnings       uint32
-	ReceivedAt     time.Time
-	DecidedAt      time.Time
-	DecidedMs      int64  // DecidedAt - ReceivedAt in milliseconds; negative when the clocks disagree
-	Version        uint64 // DecidedAt in milliseconds since the Unix epoch
+	EventID          string
+	Tenant           string
+	MessageID        string
+	TicketRef        string
+	Queue            string
+	Priority         string
+	Tags             []string
+	ReasonKind       string
+	RuleID           string
+	RulesetVersion   string
+	ModelVersion     string
+	TopLabel         string
+	TopProbability   float64
+	TopLabels        []string  // every top label of the decision, in its order
+	TopProbabilities []float64 // TopProbabilities[i] is the probability of TopLabels[i]
+	Threshold        float64
+	Duplicate        bool
+	FollowUp         bool
+	PIIKinds         []string // sorted
+	PIICounts        []uint32 // PIICounts[i] counts PIIKinds[i]
+	PIITotal         uint64
+	Source           string
+	SenderDomain     string
+	Attachments      uint32
+	Warnings         uint32
+	ReceivedAt       time.Time
+	DecidedAt        time.Time
+	DecidedMs        int64  // DecidedAt - ReceivedAt in milliseconds; negative when the clocks disagree
+	Version          uint64 // DecidedAt in milliseconds since the Unix epoch
 }
 
 // decodeRow decodes a DecisionEvent record value into a row with the
@@ -81,34 +83,37 @@ func rowFromEvent(ev *schemas.DecisionEvent) (row, error) {
 
 	kinds, counts, total := piiColumns(ev.PII)
 	label, probability := topLabel(ev.Reason.TopLabels)
+	labels, probabilities := topLabelColumns(ev.Reason.TopLabels)
 	return row{
-		EventID:        ev.EventID,
-		Tenant:         ev.Tenant,
-		MessageID:      ev.MessageID,
-		TicketRef:      ev.TicketRef,
-		Queue:          ev.Queue,
-		Priority:       ev.Priority,
-		Tags:           nonNil(ev.Tags),
-		ReasonKind:     ev.Reason.Kind,
-		RuleID:         ev.Reason.RuleID,
-		RulesetVersion: ev.Reason.RulesetVersion,
-		ModelVersion:   ev.Reason.ModelVersion,
-		TopLabel:       label,
-		TopProbability: probability,
-		Threshold:      ev.Reason.Threshold,
-		Duplicate:      ev.Duplicate,
-		FollowUp:       ev.FollowUp,
-		PIIKinds:       kinds,
-		PIICounts:      counts,
-		PIITotal:       total,
-		Source:         ev.Source,
-		SenderDomain:   ev.SenderDomain,
-		Attachments:    uint32(ev.Attachments),
-		Warnings:       uint32(ev.Warnings),
-		ReceivedAt:     ev.ReceivedAt.UTC(),
-		DecidedAt:      ev.DecidedAt.UTC(),
-		DecidedMs:      ev.DecidedAt.Sub(ev.ReceivedAt).Milliseconds(),
-		Version:        uint64(ev.DecidedAt.UnixMilli()),
+		EventID:          ev.EventID,
+		Tenant:           ev.Tenant,
+		MessageID:        ev.MessageID,
+		TicketRef:        ev.TicketRef,
+		Queue:            ev.Queue,
+		Priority:         ev.Priority,
+		Tags:             nonNil(ev.Tags),
+		ReasonKind:       ev.Reason.Kind,
+		RuleID:           ev.Reason.RuleID,
+		RulesetVersion:   ev.Reason.RulesetVersion,
+		ModelVersion:     ev.Reason.ModelVersion,
+		TopLabel:         label,
+		TopProbability:   probability,
+		TopLabels:        labels,
+		TopProbabilities: probabilities,
+		Threshold:        ev.Reason.Threshold,
+		Duplicate:        ev.Duplicate,
+		FollowUp:         ev.FollowUp,
+		PIIKinds:         kinds,
+		PIICounts:        counts,
+		PIITotal:         total,
+		Source:           ev.Source,
+		SenderDomain:     ev.SenderDomain,
+		Attachments:      uint32(ev.Attachments),
+		Warnings:         uint32(ev.Warnings),
+		ReceivedAt:       ev.ReceivedAt.UTC(),
+		DecidedAt:        ev.DecidedAt.UTC(),
+		DecidedMs:        ev.DecidedAt.Sub(ev.ReceivedAt).Milliseconds(),
+		Version:          uint64(ev.DecidedAt.UnixMilli()),
 	}, nil
 }
 
@@ -176,6 +181,18 @@ func topLabel(scores []schemas.LabelScore) (string, float64) {
 	return best.Label, best.Probability
 }
 
+// topLabelColumns splits the top labels into two parallel arrays, never
+// nil, in the order of the decision.
+func topLabelColumns(scores []schemas.LabelScore) (labels []string, probabilities []float64) {
+	labels = make([]string, len(scores))
+	probabilities = make([]float64, len(scores))
+	for i, s := range scores {
+		labels[i] = s.Label
+		probabilities[i] = s.Probability
+	}
+	return labels, probabilities
+}
+
 // values returns the column values of r in the order of columns, with
 // insertedAt as the insert time.
 func (r *row) values(insertedAt time.Time) []any {
@@ -193,6 +210,8 @@ func (r *row) values(insertedAt time.Time) []any {
 		r.ModelVersion,
 		r.TopLabel,
 		r.TopProbability,
+		r.TopLabels,
+		r.TopProbabilities,
 		r.Threshold,
 		boolToUInt8(r.Duplicate),
 		boolToUInt8(r.FollowUp),

@@ -40,6 +40,9 @@ func TestRowFromEventFields(t *testing.T) {
 	if !slices.Equal(r.PIIKinds, []string{"email", "iban", "phone"}) || !slices.Equal(r.PIICounts, []uint32{3, 0, 2}) {
 		t.Errorf("PII columns: got %v %v, expected [email iban phone] [3 0 2]", r.PIIKinds, r.PIICounts)
 	}
+	if !slices.Equal(r.TopLabels, []string{"sales", "billing", "spam"}) || !slices.Equal(r.TopProbabilities, []float64{0.3, 0.6, 0.6}) {
+		t.Errorf("top label arrays: got %v %v, expected the decision's order, [sales billing spam] [0.3 0.6 0.6]", r.TopLabels, r.TopProbabilities)
+	}
 	if r.PIITotal != 5 {
 		t.Errorf("pii_total: got %d, expected 5", r.PIITotal)
 	}

@@ -25,6 +25,8 @@ var columns = []string{
 	"model_version",
 	"top_label",
 	"top_probability",
+	"top_labels",
+	"top_probabilities",
 	"threshold",
 	"duplicate",
 	"follow_up",
@@ -48,7 +50,8 @@ var columns = []string{
 // DateTime64, Map and the Bool type. Times are DateTime (whole seconds,
 // shown in the server time zone), booleans are UInt8 (0 or 1), and the PII
 // counts are two parallel arrays in which pii_counts[i] counts pii_kinds[i].
-// The kinds are sorted.
+// The kinds are sorted. Likewise top_probabilities[i] is the probability of
+// top_labels[i], in the order of the decision's top labels, highest first.
 //
 // The engine keeps one row per (tenant, event_id) once parts merge:
 //   - version is decidedAt in milliseconds since the Unix epoch. A record
@@ -79,6 +82,8 @@ const tableDDL = `CREATE TABLE IF NOT EXISTS %s
     model_version   String,
     top_label       String,
     top_probability Float64,
+    top_labels      Array(String),
+    top_probabilities Array(Float64),
     threshold       Float64,
     duplicate       UInt8,
     follow_up       UInt8,
@@ -116,10 +121,11 @@ func SchemaStatements(database, table string) ([]string, error) {
 }
 
 // ApplySchema creates the database and the decisions table when they do not
-// exist. Existing tables are left as they are.
+// exist, and adds to an existing table the columns that later layouts
+// introduced (see addedColumns).
 //
-// NOTE: a table that an older layout created is not altered, so an insert
-// into it fails while the columns differ.
+// NOTE: only the columns of addedColumns are added. A table whose other
+// columns differ is left as it is, and an insert into it fails.
 func ApplySchema(ctx context.Context, conn driver.Conn, database, table string) error {
 	statements, err := SchemaStatements(database, table)
 	if err != nil {
@@ -132,7 +138,7 @@ func ApplySchema(ctx context.Context, conn driver.Conn, database, table string) 
 			return fmt.Errorf("applying the ClickHouse schema (%s): %w", firstLine(stmt), err)
 		}
 	}
-	return nil
+	return addMissingColumns(ctx, conn, database, table)
 }
 
 // insertStatement returns the INSERT that a batch of rows is sent with.
