@@ -29,6 +29,15 @@ type Decision struct {
 	FollowUp      bool
 	SkipAutoReply bool
 	Reason        schemas.Reason
+
+	// LinkedTicketRef is the earlier ticket that a new ticket is linked to,
+	// set by Thread when a message replies to a ticket whose participants
+	// do not include its sender.
+	LinkedTicketRef string
+
+	// AutoReply is set by the AutoReplyGuard stage when the message gets an
+	// automatic acknowledgement, so that Outputs emits an AutoReply command.
+	AutoReply bool
 }
 
 // Message is one inbound email moving through the chain, with what the
@@ -38,6 +47,10 @@ type Message struct {
 	Position Position
 	// State is the store of the input partition the message came from.
 	State state.Store
+	// Global is the thread index, a table shared by all input partitions
+	// (see Thread). Nil outside the runner, and Thread then finds no
+	// earlier message and records nothing.
+	Global state.Store
 
 	Fingerprint string // set by dedupe
 	Duplicate   bool   // set by dedupe when the message was seen before

@@ -149,3 +149,31 @@ func TicketRef(tenant, messageID string) string {
 	}
 	return "T-" + string(ref)
 }
+
+// IsTicketRef reports whether s has the form TicketRef returns: "T-" and
+// ticketRefChars upper-case Crockford base32 characters.
+func IsTicketRef(s string) bool {
+	if len(s) != 2+ticketRefChars || s[:2] != "T-" {
+		return false
+	}
+	for i := 2; i < len(s); i++ {
+		if strings.IndexByte(crockford, s[i]) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// normalizeTicketRef turns a reference as a person may retype it into the
+// form TicketRef returns: upper case, "T-" added when missing, and the
+// letters that Crockford's base32 reads as digits (O as 0, I and L as 1)
+// replaced. It reports false when the result is not a ticket reference.
+func normalizeTicketRef(s string) (string, bool) {
+	s = strings.ToUpper(strings.TrimSpace(s))
+	if !strings.HasPrefix(s, "T-") {
+		s = "T-" + s
+	}
+	body := strings.NewReplacer("O", "0", "I", "1", "L", "1").Replace(s[2:])
+	ref := "T-" + body
+	return ref, IsTicketRef(ref)
+}

@@ -13,6 +13,7 @@ import (
 var historyFiles = []struct{ name, file string }{
 	{NameInboundEmail, "history/inbound_email.v1.avsc"},
 	{NameTicketCommand, "history/ticket_command.v1.avsc"},
+	{NameTicketCommand, "history/ticket_command.v2.avsc"},
 }
 
 // historical is an earlier version of a contract.

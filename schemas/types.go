@@ -148,6 +148,9 @@ type TicketCommand struct {
 	ReceivedAt    time.Time    `json:"receivedAt"`
 	Reason        Reason       `json:"reason"`
 	SkipAutoReply bool         `json:"skipAutoReply"`
+	// LinkedTicketRef is the reference of the earlier ticket that a new
+	// ticket is linked to, or "" (added in version 3 of the contract).
+	LinkedTicketRef string `json:"linkedTicketRef"`
 }
 
 // Notification is a redacted notice for a chat channel such as Slack.

@@ -32,7 +32,7 @@ func newAdmin(t *testing.T, seed ...kfake.Opt) func() *kadm.Client {
 
 func TestSpecsCoverEveryTopic(t *testing.T) {
 	specs := Specs(4, 3)
-	want := []string{Inbound, Tickets, Notifications, Analytics, AutoReplies, Feedback, DLQ, DedupeChangelog}
+	want := []string{Inbound, Tickets, Notifications, Analytics, AutoReplies, Feedback, DLQ, DedupeChangelog, ThreadIndex}
 	if len(specs) != len(want) {
 		t.Fatalf("Specs returned %d topics, expected %d", len(specs), len(want))
 	}
@@ -47,8 +47,11 @@ func TestSpecsCoverEveryTopic(t *testing.T) {
 			t.Errorf("%s: min.insync.replicas %v, expected 2 with 3 replicas", s.Name, v)
 		}
 		wantPolicy := CleanupDelete
-		if s.Name == DedupeChangelog {
+		switch s.Name {
+		case DedupeChangelog:
 			wantPolicy = CleanupCompact
+		case ThreadIndex:
+			wantPolicy = CleanupCompact + "," + CleanupDelete
 		}
 		if got := s.CleanupPolicy(); got != wantPolicy {
 			t.Errorf("%s: cleanup.policy %s, expected %s", s.Name, got, wantPolicy)

@@ -11,6 +11,12 @@ const (
 	// DLQRetention is how long dead letters stay: long enough for an operator
 	// to find, fix and replay them after a holiday.
 	DLQRetention = 30 * 24 * 60 * 60 * 1000 // ms, 30 days
+
+	// ThreadIndexRetention is how long the thread index keeps an entry
+	// that was not written again, on top of compaction: 90 days. A reply
+	// to a three-month-old message still finds its ticket, and the index
+	// that every processor holds in memory stays bounded.
+	ThreadIndexRetention = 90 * 24 * 60 * 60 * 1000 // ms, 90 days
 )
 
 // Record size limits, in bytes, as Kafka's max.message.bytes topic setting
@@ -74,6 +80,8 @@ func Specs(partitions int32, replication int16) []Spec {
 		{Name: Feedback, Partitions: partitions, ReplicationFactor: replication, Configs: deleteAfter(EventRetention)},
 		{Name: DLQ, Partitions: partitions, ReplicationFactor: replication, Configs: large(DLQRetention)},
 		{Name: DedupeChangelog, Partitions: partitions, ReplicationFactor: replication, Configs: configs(replication, "cleanup.policy", CleanupCompact)},
+		{Name: ThreadIndex, Partitions: partitions, ReplicationFactor: replication, Configs: configs(replication,
+			"cleanup.policy", CleanupCompact+","+CleanupDelete, "retention.ms", strconv.FormatInt(ThreadIndexRetention, 10))},
 	}
 }
 

@@ -34,12 +34,18 @@ func runSinkPostgres(ctx context.Context, args []string) error {
 		"connector name: the Kafka consumer group and the key of the offsets stored in PostgreSQL")
 	batch := fs.Int("batch", postgres.DefaultBatchSize,
 		"maximum records applied in one database transaction")
+	closedPolicy := fs.String("closed-policy", "",
+		"what a follow-up to a closed ticket does, per queue: queue=reopen|new,... with *=policy for the other queues (default reopen in every queue)")
 	registryURL := addSchemaRegistryFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	policy, err := postgres.ParseClosedPolicy(*closedPolicy)
+	if err != nil {
+		return fmt.Errorf("--closed-policy: %w", err)
+	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q: usage: mailtriage sink postgres --brokers host:port --postgres DSN [--group name] [--batch N] [--schema-registry URL]", fs.Arg(0))
+		return fmt.Errorf("unexpected argument %q: usage: mailtriage sink postgres --brokers host:port --postgres DSN [--group name] [--batch N] [--closed-policy queue=reopen|new,...] [--schema-registry URL]", fs.Arg(0))
 	}
 	if *dsn == "" {
 		*dsn = os.Getenv(envPostgresDSN)
@@ -64,12 +70,13 @@ func runSinkPostgres(ctx context.Context, args []string) error {
 
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	sink, err := postgres.New(postgres.Config{
-		DSN:       *dsn,
-		KafkaOpts: kafkaOpts,
-		Group:     *group,
-		BatchSize: *batch,
-		Serde:     serde,
-		Logger:    logger,
+		DSN:          *dsn,
+		KafkaOpts:    kafkaOpts,
+		Group:        *group,
+		BatchSize:    *batch,
+		ClosedPolicy: policy,
+		Serde:        serde,
+		Logger:       logger,
 	})
 	if err != nil {
 		return err

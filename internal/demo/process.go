@@ -23,8 +23,10 @@ const (
 // startRunner starts the exactly-once processor in the background and
 // returns the function that stops it and waits for it to finish.
 func startRunner(ctx context.Context, brokers []string, cfg Config) (func(), error) {
-	chain, err := processors.DefaultChain(processors.ChainConfig{RulesFile: cfg.RulesFile})
+	runCtx, cancel := context.WithCancel(ctx)
+	chain, err := processors.DefaultChain(processors.ChainConfig{RulesFile: cfg.RulesFile, Context: runCtx, Logger: cfg.Logger, Model: cfg.Model})
 	if err != nil {
+		cancel()
 		return nil, err
 	}
 	r, err := runner.New(runner.Config{
@@ -39,10 +41,10 @@ func startRunner(ctx context.Context, brokers []string, cfg Config) (func(), err
 		Now:             time.Now,
 	})
 	if err != nil {
+		cancel()
 		return nil, fmt.Errorf("starting the processor: %w", err)
 	}
 
-	runCtx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {

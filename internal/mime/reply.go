@@ -7,14 +7,16 @@ import (
 
 // replyVerb matches the verb of a quote header ("On <date>, <name> wrote:")
 // in the languages most often seen in support mail.
-var replyVerb = regexp.MustCompile(`(?i)(?:^|[\s,])(?:wrote|a écrit|schrieb|escribió|ha scritto|schreef|escreveu|pisze|skrev|napsal|kirjoitti|írta|yazdı|menulis|написала?(?:\(а\))?)(?:[\s:：]|$)|写道|へ書きました|작성`)
+// The verb may follow an address without a space ("<a@b.c>wrote:"), as
+// some clients write it.
+var replyVerb = regexp.MustCompile(`(?i)(?:^|[\s,>)"])(?:wrote|a écrit|schrieb|escribió|ha scritto|schreef|escreveu|pisze|skrev|napsal|kirjoitti|írta|yazdı|menulis|написала?(?:\(а\))?)(?:[\s:：]|$)|写道|へ書きました|작성`)
 
 // quoteHeaderStart matches the words that open a quote header.
 var quoteHeaderStart = regexp.MustCompile(`(?i)^(on|le|am|el|il|op|em|w dniu|den|dne|pada|el día)\s`)
 
 // originalMessage matches Outlook's "-----Original Message-----" marker in
 // several languages.
-var originalMessage = regexp.MustCompile(`(?i)^-{3,}\s*(original message|ursprüngliche nachricht|message d'origine|mensaje original|messaggio originale|oorspronkelijk bericht|mensagem original)\s*-{3,}$`)
+var originalMessage = regexp.MustCompile(`(?i)^-{3,}\s*(original message|ursprüngliche nachricht|message d'origine|message original|mensaje original|messaggio originale|oorspronkelijk bericht|mensagem original|ursprungligt meddelande|originalmeddelande)\s*-{3,}$`)
 
 // separatorLine matches a rule of dashes or underscores, which Outlook puts
 // above the From: block of the quoted message and Mailman above its footer.
@@ -22,9 +24,12 @@ var separatorLine = regexp.MustCompile(`^[-_]{10,}$`)
 
 // fieldLine matches a header-like line of a quoted message, also in the
 // bold form (*From:*) that HTML-to-text conversion leaves.
-var fieldLine = regexp.MustCompile(`(?i)^\*?(from|von|de|van|da|od|от)\s*:\*?\s`)
+var fieldLine = regexp.MustCompile(`(?i)^\*?(from|von|de|van|da|od|från|fra|от)\s*:\*?\s`)
 
-var sentOrDateLine = regexp.MustCompile(`(?i)^\*?(sent|date|gesendet|envoyé|enviado|inviato|verzonden|datum|отправлено)\s*:\*?\s`)
+// sentOrDateLine matches the Sent: or Date: line of a quoted message's
+// header block, in the forms Outlook writes in en, de, fr, es, it, nl, pt
+// and sv ("Envoyé :", "Enviado el:", "Enviada em:", "Skickat:").
+var sentOrDateLine = regexp.MustCompile(`(?i)^\*?(sent|date|gesendet|envoyé(?: le)?|enviado(?: el)?|enviada(?: em)?|fecha|inviato|data|verzonden|datum|skickat|sendt|отправлено)\s*:\*?\s`)
 
 // sentFromDevice matches a short "Sent from my iPhone"-style line. A
 // sentence that merely starts with those words is not matched, because
@@ -36,17 +41,27 @@ var sentFromDevice = regexp.MustCompile(`(?i)^(sent from my|sent from|sent via|g
 // an Outlook separator or From/Sent block, at a "-- " signature delimiter
 // and at a "Sent from my …" line. Lines quoted with ">" and the quote
 // headers above them are dropped, so text written between quotes (inline
-// replies) is kept.
+// replies) is kept, and a blank line left on both sides of a dropped quote
+// is kept once. Last, a closing sign-off such as "Best regards," and the
+// short lines after it are cut (see cutSignOff).
 func replyText(text string) string {
 	lines := strings.Split(normalizeNewlines(text), "\n")
 	var kept []string
+	dropped := false // a quote was dropped since the last kept text line
 
 	for i := 0; i < len(lines); i++ {
 		line := strings.TrimRight(lines[i], " \t")
 		trimmed := strings.TrimSpace(line)
 
 		if isQuoted(trimmed) {
+			dropped = true
 			continue
+		}
+		if trimmed == "" && dropped && len(kept) > 0 && strings.TrimSpace(kept[len(kept)-1]) == "" {
+			continue
+		}
+		if trimmed != "" {
+			dropped = false
 		}
 		if n := quoteHeaderLines(lines, i); n > 0 {
 			if !nextContentIsQuoted(lines, i+n) {
@@ -60,23 +75,36 @@ func replyText(text string) string {
 		}
 		kept = append(kept, line)
 	}
-	return strings.TrimSpace(strings.Join(kept, "\n"))
+	return strings.TrimSpace(strings.Join(cutSignOff(kept), "\n"))
 }
 
 func isQuoted(trimmed string) bool {
 	return strings.HasPrefix(trimmed, ">")
 }
 
-// quoteHeaderLines returns how many lines (1 or 2) starting at i form a
-// quote header, or 0. Long headers are often wrapped onto a second line.
+// maxQuoteHeaderLines bounds the lines a wrapped quote header may take.
+// Clients wrap long ones after the name and before the address or the
+// verb ("On <date>, Name" / "<address>" / "wrote:").
+const maxQuoteHeaderLines = 3
+
+// quoteHeaderLines returns how many lines (1 to maxQuoteHeaderLines)
+// starting at i form a quote header, or 0.
 func quoteHeaderLines(lines []string, i int) int {
-	first := strings.TrimSpace(lines[i])
-	if isQuoteHeader(first) {
+	header := strings.TrimSpace(lines[i])
+	if isQuoteHeader(header) {
 		return 1
 	}
-	if i+1 < len(lines) && quoteHeaderStart.MatchString(first) {
-		if isQuoteHeader(first + " " + strings.TrimSpace(lines[i+1])) {
-			return 2
+	if !quoteHeaderStart.MatchString(header) {
+		return 0
+	}
+	for n := 2; n <= maxQuoteHeaderLines && i+n-1 < len(lines); n++ {
+		next := strings.TrimSpace(lines[i+n-1])
+		if next == "" {
+			return 0
+		}
+		header += " " + next
+		if isQuoteHeader(header) {
+			return n
 		}
 	}
 	return 0

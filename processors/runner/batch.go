@@ -19,6 +19,7 @@ const abortTimeout = 10 * time.Second
 // batch is the work of one transaction.
 type batch struct {
 	stores map[int32]*state.Changelog // stores written in this batch
+	global *state.GlobalTable         // the thread index, written by any record
 	tally  batchTally
 
 	mu        sync.Mutex // guards failures
@@ -41,14 +42,15 @@ func (r *Runner) runBatch(ctx context.Context, fetches kgo.Fetches) error {
 	}
 	b := &batch{
 		stores: make(map[int32]*state.Changelog),
+		global: r.global,
 		tally:  batchTally{next: make(map[int32]int64)},
 	}
 	now := r.cfg.Now()
 
 	missing := int32(-1) // an input partition without a store, if any
-	var procErr error
+	var parts []kgo.FetchTopicPartition
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
-		if procErr != nil || missing >= 0 || p.Topic != r.cfg.InputTopic || len(p.Records) == 0 {
+		if missing >= 0 || p.Topic != r.cfg.InputTopic || len(p.Records) == 0 {
 			return
 		}
 		store := r.stores.get(p.Partition)
@@ -57,12 +59,12 @@ func (r *Runner) runBatch(ctx context.Context, fetches kgo.Fetches) error {
 			return
 		}
 		b.stores[p.Partition] = store
-		for _, rec := range p.Records {
-			if procErr = r.processOne(ctx, b, rec, store, now); procErr != nil {
-				return
-			}
-		}
+		parts = append(parts, p)
 	})
+	var procErr error
+	if missing < 0 {
+		procErr = r.processInTimeOrder(ctx, b, parts, now)
+	}
 
 	if procErr != nil {
 		if ctx.Err() != nil {
@@ -84,7 +86,40 @@ func (r *Runner) runBatch(ctx context.Context, fetches kgo.Fetches) error {
 			r.produce(ctx, b, rec, processors.Position{})
 		}
 	}
+	for _, rec := range b.global.Pending() {
+		r.produce(ctx, b, rec, processors.Position{})
+	}
 	return r.endBatch(ctx, b, missing < 0)
+}
+
+// processInTimeOrder processes the records of parts oldest first by
+// record timestamp, keeping each partition's order. A reply and the
+// message it replies to are on different partitions. In this order, a
+// reply fetched in the same batch as the original finds the original's
+// thread index entry, which an order by partition misses whenever the
+// reply's partition comes first.
+func (r *Runner) processInTimeOrder(ctx context.Context, b *batch, parts []kgo.FetchTopicPartition, now time.Time) error {
+	next := make([]int, len(parts)) // index of the next record of each partition
+	for {
+		pick := -1
+		for i, p := range parts {
+			if next[i] == len(p.Records) {
+				continue
+			}
+			if pick < 0 || p.Records[next[i]].Timestamp.Before(parts[pick].Records[next[pick]].Timestamp) {
+				pick = i
+			}
+		}
+		if pick < 0 {
+			return nil
+		}
+
+		rec := parts[pick].Records[next[pick]]
+		next[pick]++
+		if err := r.processOne(ctx, b, rec, b.stores[rec.Partition], now); err != nil {
+			return err
+		}
+	}
 }
 
 // processOne processes one input record and produces what it yields.
@@ -117,7 +152,8 @@ func (r *Runner) processOne(ctx context.Context, b *batch, rec *kgo.Record, stor
 }
 
 // produce sends rec in the open transaction and notes a failure against
-// source, the input record it came from (zero for changelog records).
+// source, the input record it came from (zero for changelog and thread
+// index records).
 func (r *Runner) produce(ctx context.Context, b *batch, rec *kgo.Record, source processors.Position) {
 	r.sess.Produce(ctx, rec, func(rec *kgo.Record, err error) {
 		if err == nil {
@@ -166,6 +202,7 @@ func (r *Runner) endBatch(ctx context.Context, b *batch, commit bool) error {
 	for _, store := range b.stores {
 		store.Commit()
 	}
+	b.global.Commit()
 	for _, pos := range b.processed {
 		r.poison.forget(pos)
 	}
@@ -189,9 +226,11 @@ func (r *Runner) abortOnStop(ctx context.Context, b *batch) {
 	r.stats.aborted()
 }
 
-// discard drops the pending writes of every store of the batch.
+// discard drops the pending writes of every store of the batch and of
+// the thread index.
 func (b *batch) discard() {
 	for _, store := range b.stores {
 		store.Abort()
 	}
+	b.global.Abort()
 }

@@ -23,6 +23,10 @@ const (
 	DefaultRestoreTimeout = 5 * time.Minute
 )
 
+// defaultGlobalMaxAge is the default of Config.GlobalMaxAge: the
+// retention of the thread index topic.
+const defaultGlobalMaxAge = time.Duration(topics.ThreadIndexRetention) * time.Millisecond
+
 // Config configures a Runner. New validates it and fills in the defaults.
 type Config struct {
 	// Brokers are the Kafka bootstrap brokers as host:port. Required.
@@ -41,6 +45,14 @@ type Config struct {
 	// DLQTopic receives the records that could not be processed. Default
 	// topics.DLQ.
 	DLQTopic string
+	// GlobalTopic is the compacted topic of the thread index, the table
+	// that every instance reads in full and that the chain reads and
+	// writes as Message.Global. Default topics.ThreadIndex.
+	GlobalTopic string
+	// GlobalMaxAge is the age after which a thread index entry is dropped
+	// from memory. Default topics.ThreadIndexRetention (90 days), so the
+	// table holds what the topic keeps.
+	GlobalMaxAge time.Duration
 
 	// Chain is run on every decoded message. Required.
 	Chain processors.Chain
@@ -71,7 +83,8 @@ type Config struct {
 	// Default DefaultMaxPollRecords (500).
 	MaxPollRecords int
 	// RestoreTimeout bounds the restore of one assigned partition's state
-	// from the changelog. Default DefaultRestoreTimeout (5 minutes).
+	// from the changelog, and the restore of the thread index when Run
+	// starts. Default DefaultRestoreTimeout (5 minutes).
 	RestoreTimeout time.Duration
 }
 
@@ -93,6 +106,8 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, errors.New("runner config: Outputs is nil: use processors.Outputs")
 	case cfg.MaxPollRecords < 0:
 		return cfg, fmt.Errorf("runner config: MaxPollRecords %d is negative: use 0 for the default of %d", cfg.MaxPollRecords, DefaultMaxPollRecords)
+	case cfg.GlobalMaxAge < 0:
+		return cfg, fmt.Errorf("runner config: GlobalMaxAge %v is negative: use 0 for the default of %v", cfg.GlobalMaxAge, defaultGlobalMaxAge)
 	case cfg.RestoreTimeout < 0:
 		return cfg, fmt.Errorf("runner config: RestoreTimeout %v is negative: use 0 for the default of %v", cfg.RestoreTimeout, DefaultRestoreTimeout)
 	}
@@ -115,6 +130,16 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.ChangelogTopic == cfg.InputTopic || cfg.DLQTopic == cfg.InputTopic {
 		return cfg, fmt.Errorf("runner config: the changelog (%s) and the DLQ (%s) must differ from the input topic %s", cfg.ChangelogTopic, cfg.DLQTopic, cfg.InputTopic)
+	}
+	if cfg.GlobalTopic == "" {
+		cfg.GlobalTopic = topics.ThreadIndex
+	}
+	if cfg.GlobalMaxAge == 0 {
+		cfg.GlobalMaxAge = defaultGlobalMaxAge
+	}
+	switch cfg.GlobalTopic {
+	case cfg.InputTopic, cfg.ChangelogTopic, cfg.DLQTopic:
+		return cfg, fmt.Errorf("runner config: GlobalTopic %s is also the input, changelog or DLQ topic: use topics.ThreadIndex", cfg.GlobalTopic)
 	}
 	if cfg.Serde == nil {
 		cfg.Serde = schemas.NewSingleObject()

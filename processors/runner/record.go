@@ -33,8 +33,8 @@ type recordResult struct {
 // store and returns the records to produce. Only a canceled ctx makes it
 // return an error: every failure of the record itself becomes a dead letter,
 // so the partition goes on. State writes of a record that ends as a dead
-// letter are discarded, so a fixed copy replayed later is not taken for a
-// duplicate.
+// letter are discarded, in the partition's store and in the thread index,
+// so a fixed copy replayed later is not taken for a duplicate.
 func (r *Runner) processRecord(ctx context.Context, rec *kgo.Record, store state.Store, now time.Time) (recordResult, error) {
 	pos := processors.Position{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset}
 
@@ -54,7 +54,8 @@ func (r *Runner) processRecord(ctx context.Context, rec *kgo.Record, store state
 	}
 
 	view := newRecordView(store)
-	m := &processors.Message{Email: email, Position: pos, State: view}
+	globalView := newRecordView(r.global)
+	m := &processors.Message{Email: email, Position: pos, State: view, Global: globalView}
 	if err := runChain(ctx, r.cfg.Chain, m); err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return recordResult{}, ctxErr
@@ -73,6 +74,7 @@ func (r *Runner) processRecord(ctx context.Context, rec *kgo.Record, store state
 	}
 
 	view.apply()
+	globalView.apply()
 	return recordResult{records: records, duplicate: m.Duplicate}, nil
 }
 

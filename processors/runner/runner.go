@@ -5,6 +5,11 @@
 // state changelog writes and the input offsets commit together or not at
 // all. The state of each input partition is restored from its changelog
 // partition when the partition is assigned.
+//
+// The thread index is a global table instead (state.GlobalTable): every
+// instance reads all of its topic's partitions, restores it before
+// processing starts and follows it in the background. Its writes go into
+// the same transaction as the rest of the batch.
 package runner
 
 import (
@@ -17,6 +22,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"mailtriage/internal/state"
 	"mailtriage/processors"
 	"mailtriage/schemas"
 )
@@ -34,6 +40,7 @@ type Runner struct {
 	restore *kgo.Client // direct read_committed consumer for changelog restores
 
 	stores *partitionStores
+	global *state.GlobalTable // the thread index, shared by all partitions
 	stats  statsCounter
 	poison poisonList
 
@@ -71,6 +78,16 @@ func New(cfg Config) (*Runner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the changelog restore client: %w", err)
 	}
+	r.global, err = state.NewGlobalTable(state.GlobalTableConfig{
+		Topic:      cfg.GlobalTopic,
+		ClientOpts: append(append([]kgo.Opt(nil), cfg.ClientOpts...), kgo.SeedBrokers(cfg.Brokers...)),
+		MaxAge:     cfg.GlobalMaxAge,
+		Logger:     r.log,
+	})
+	if err != nil {
+		r.restore.Close()
+		return nil, err
+	}
 
 	sessOpts := append(append([]kgo.Opt(nil), cfg.ClientOpts...),
 		kgo.SeedBrokers(cfg.Brokers...),
@@ -90,6 +107,7 @@ func New(cfg Config) (*Runner, error) {
 	r.sess, err = kgo.NewGroupTransactSession(sessOpts...)
 	if err != nil {
 		r.restore.Close()
+		r.global.Close()
 		return nil, fmt.Errorf("creating the transactional group session: %w", err)
 	}
 	return r, nil
@@ -127,6 +145,14 @@ func (r *Runner) Run(ctx context.Context) error {
 	if _, err := r.cfg.Serde.Register(ctx, r.cfg.DLQTopic, schemas.NameDeadLetter); err != nil {
 		return fmt.Errorf("registering the dead-letter schema for %s: %w", r.cfg.DLQTopic, err)
 	}
+	stopFollow, err := r.startGlobal(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return r.stopError(ctx)
+		}
+		return err
+	}
+	defer stopFollow()
 	r.log.Info("runner started", "transactional_id", r.cfg.TransactionalID, "confluent_framing", r.cfg.Serde.Confluent())
 
 	for {
@@ -194,6 +220,7 @@ func (r *Runner) Close() {
 		r.fatalMu.Unlock()
 		r.sess.Close()
 		r.restore.Close()
+		r.global.Close()
 		r.log.Info("runner closed")
 	})
 }

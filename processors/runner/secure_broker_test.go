@@ -93,14 +93,15 @@ func runSecureExactlyOnce(t *testing.T, cfg kafkaconfig.Config, rulesFile string
 	input := "mailtriage.it." + run + ".inbound"
 	changelog := "mailtriage.it." + run + ".changelog"
 	dlq := "mailtriage.it." + run + ".dlq"
+	threadIndex := "mailtriage.it." + run + ".thread-index"
 	group := "mailtriage-it-" + run
 	t.Cleanup(func() {
 		cleanupCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		_, _ = adm.DeleteGroups(cleanupCtx, group)
-		_, _ = adm.DeleteTopics(cleanupCtx, input, changelog, dlq)
+		_, _ = adm.DeleteTopics(cleanupCtx, input, changelog, dlq, threadIndex)
 	})
-	createSecureTopics(ctx, t, adm, input, changelog, dlq)
+	createSecureTopics(ctx, t, adm, input, changelog, dlq, threadIndex)
 
 	outputTopics := []string{topics.Tickets, topics.Notifications, topics.Analytics}
 	starts := committedEnds(ctx, t, adm, outputTopics...)
@@ -135,6 +136,7 @@ func runSecureExactlyOnce(t *testing.T, cfg kafkaconfig.Config, rulesFile string
 		InputTopic:      input,
 		ChangelogTopic:  changelog,
 		DLQTopic:        dlq,
+		GlobalTopic:     threadIndex,
 		Chain:           chain,
 		Outputs:         processors.Outputs,
 		ClientOpts:      append(opts, kgo.FetchMaxWait(200*time.Millisecond)),
@@ -168,9 +170,10 @@ func runSecureExactlyOnce(t *testing.T, cfg kafkaconfig.Config, rulesFile string
 	}
 }
 
-// createSecureTopics creates the run's own topics with three partitions,
-// and the topology's output topics when they are missing.
-func createSecureTopics(ctx context.Context, t *testing.T, adm *kadm.Client, input, changelog, dlq string) {
+// createSecureTopics creates the run's own topics (input, changelog, DLQ
+// and thread index) with three partitions, and the topology's output
+// topics when they are missing.
+func createSecureTopics(ctx context.Context, t *testing.T, adm *kadm.Client, input, changelog, dlq, threadIndex string) {
 	t.Helper()
 	const partitions = 3
 	compact := "compact"
@@ -181,6 +184,7 @@ func createSecureTopics(ctx context.Context, t *testing.T, adm *kadm.Client, inp
 		{input, nil},
 		{changelog, map[string]*string{"cleanup.policy": &compact}},
 		{dlq, nil},
+		{threadIndex, map[string]*string{"cleanup.policy": &compact}},
 	}
 	for _, topic := range own {
 		if _, err := adm.CreateTopic(ctx, partitions, 1, topic.configs, topic.name); err != nil {
@@ -198,7 +202,7 @@ func createSecureTopics(ctx context.Context, t *testing.T, adm *kadm.Client, inp
 		}
 	}
 
-	waitTopicsVisible(ctx, t, adm, input, changelog, dlq, topics.Tickets, topics.Notifications, topics.Analytics)
+	waitTopicsVisible(ctx, t, adm, input, changelog, dlq, threadIndex, topics.Tickets, topics.Notifications, topics.Analytics)
 }
 
 // waitTopicsVisible waits until the metadata of every topic lists all its
