@@ -20,9 +20,12 @@ const ExcerptMaxRunes = 280
 
 // Outputs builds the records for a message that went through the chain,
 // with now as the decision time:
-//   - a TicketCommand (action "create") to topics.Tickets, key tenant/ticketRef;
+//   - a TicketCommand to topics.Tickets, key tenant/ticketRef: action
+//     "append" for a follow-up (Decision.FollowUp) and "create" otherwise;
 //   - a Notification to topics.Notifications, key tenant/ticketRef;
-//   - a DecisionEvent to topics.Analytics, key tenant/messageId.
+//   - a DecisionEvent to topics.Analytics, key tenant/messageId;
+//   - an AutoReply to topics.AutoReplies, key tenant/recipient hash, when
+//     the AutoReplyGuard set Decision.AutoReply.
 //
 // For a duplicate (m.Duplicate) it builds only the DecisionEvent, with
 // Duplicate set. The chain stopped at dedupe, so that event has no queue
@@ -48,19 +51,27 @@ func Outputs(m *Message, now time.Time) []Output {
 	}
 
 	ticketKey := e.Tenant + "/" + m.Decision.TicketRef
-	return []Output{
+	outputs := []Output{
 		{Topic: topics.Tickets, Key: ticketKey, Value: ticketCommand(m)},
 		{Topic: topics.Notifications, Key: ticketKey, Value: notification(m)},
 		{Topic: topics.Analytics, Key: e.Key(), Value: decision},
 	}
+	if m.Decision.AutoReply {
+		outputs = append(outputs, autoReplyOutput(m, now))
+	}
+	return outputs
 }
 
 func ticketCommand(m *Message) schemas.TicketCommand {
 	e, d := &m.Email, &m.Decision
+	action := "create"
+	if d.FollowUp {
+		action = "append"
+	}
 	cmd := schemas.TicketCommand{
 		EventID:       eventID(e.Tenant, e.MessageID, "ticket"),
 		Tenant:        e.Tenant,
-		Action:        "create",
+		Action:        action,
 		TicketRef:     d.TicketRef,
 		MessageID:     e.MessageID,
 		Queue:         d.Queue,
@@ -77,6 +88,7 @@ func ticketCommand(m *Message) schemas.TicketCommand {
 		Reason:        d.Reason,
 		SkipAutoReply: d.SkipAutoReply,
 	}
+	cmd.LinkedTicketRef = d.LinkedTicketRef
 	if e.From != nil {
 		cmd.Requester = *e.From
 	}

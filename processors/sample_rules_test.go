@@ -2,6 +2,7 @@ package processors
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -113,8 +114,8 @@ func TestDefaultChainEndToEnd(t *testing.T) {
 	for i, p := range chain {
 		names[i] = p.Name()
 	}
-	if got := names; len(got) != 4 || got[0] != "dedupe" || got[1] != "redact" || got[2] != "classify" || got[3] != "route" {
-		t.Fatalf("chain = %v, want [dedupe redact classify route]", got)
+	if want := []string{"dedupe", "redact", "classify", "route", "thread", "autoreply"}; !slices.Equal(names, want) {
+		t.Fatalf("chain = %v, want %v", names, want)
 	}
 
 	store := state.NewMemory()

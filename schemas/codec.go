@@ -16,8 +16,8 @@ const (
 )
 
 // Marshal encodes v in Avro single-object encoding with the schema of its
-// type. v is an InboundEmail, TicketCommand, Notification, DecisionEvent or
-// DeadLetter, or a non-nil pointer to one. Nil slices and maps are written
+// type. v is an InboundEmail, TicketCommand, Notification, DecisionEvent,
+// DeadLetter, FeedbackEvent or AutoReply, or a non-nil pointer to one. Nil slices and maps are written
 // as empty arrays and maps. Times are written in milliseconds, so anything
 // finer is truncated. Marshal and Unmarshal are safe for concurrent use.
 //
@@ -98,6 +98,10 @@ func SchemaName(v any) (string, error) {
 		return NameDecisionEvent, nil
 	case DeadLetter, *DeadLetter:
 		return NameDeadLetter, nil
+	case FeedbackEvent, *FeedbackEvent:
+		return NameFeedbackEvent, nil
+	case AutoReply, *AutoReply:
+		return NameAutoReply, nil
 	}
 	return "", unsupportedType(v, "a value of, or pointer to,")
 }
@@ -154,5 +158,5 @@ func shortName(name string) string {
 
 // unsupportedType builds the error for a Go value that is not a contract.
 func unsupportedType(v any, expected string) error {
-	return fmt.Errorf("schemas: %w %T: pass %s InboundEmail, TicketCommand, Notification, DecisionEvent or DeadLetter", ErrUnsupportedType, v, expected)
+	return fmt.Errorf("schemas: %w %T: pass %s InboundEmail, TicketCommand, Notification, DecisionEvent, DeadLetter, FeedbackEvent or AutoReply", ErrUnsupportedType, v, expected)
 }

@@ -16,6 +16,10 @@ func nativeFromGo(v any) (string, map[string]any, error) {
 		return NameDecisionEvent, decisionEventToNative(&x), nil
 	case DeadLetter:
 		return NameDeadLetter, deadLetterToNative(&x), nil
+	case FeedbackEvent:
+		return NameFeedbackEvent, feedbackEventToNative(&x), nil
+	case AutoReply:
+		return NameAutoReply, autoReplyToNative(&x), nil
 	}
 
 	name, err := schemaNameOfPointer(v)
@@ -35,6 +39,10 @@ func nativeFromGo(v any) (string, map[string]any, error) {
 		native = decisionEventToNative(x)
 	case *DeadLetter:
 		native = deadLetterToNative(x)
+	case *FeedbackEvent:
+		native = feedbackEventToNative(x)
+	case *AutoReply:
+		native = autoReplyToNative(x)
 	}
 	return name, native, nil
 }
@@ -55,6 +63,10 @@ func schemaNameOfPointer(v any) (string, error) {
 		name, isNil = NameDecisionEvent, x == nil
 	case *DeadLetter:
 		name, isNil = NameDeadLetter, x == nil
+	case *FeedbackEvent:
+		name, isNil = NameFeedbackEvent, x == nil
+	case *AutoReply:
+		name, isNil = NameAutoReply, x == nil
 	default:
 		return "", unsupportedType(v, "a pointer to")
 	}
@@ -79,6 +91,10 @@ func goFromNative(native any, v any) error {
 		return fillFromNative(x, NameDecisionEvent, native, decisionEventFromNative)
 	case *DeadLetter:
 		return fillFromNative(x, NameDeadLetter, native, deadLetterFromNative)
+	case *FeedbackEvent:
+		return fillFromNative(x, NameFeedbackEvent, native, feedbackEventFromNative)
+	case *AutoReply:
+		return fillFromNative(x, NameAutoReply, native, autoReplyFromNative)
 	}
 	return unsupportedType(v, "a pointer to")
 }

@@ -17,6 +17,8 @@ const (
 	NameNotification  = "mailtriage.Notification"
 	NameDecisionEvent = "mailtriage.DecisionEvent"
 	NameDeadLetter    = "mailtriage.DeadLetter"
+	NameFeedbackEvent = "mailtriage.FeedbackEvent"
+	NameAutoReply     = "mailtriage.AutoReply"
 )
 
 //go:embed *.avsc history/*.avsc
@@ -45,6 +47,8 @@ var contractFiles = []struct{ name, file string }{
 	{NameNotification, "notification.avsc"},
 	{NameDecisionEvent, "decision_event.avsc"},
 	{NameDeadLetter, "dead_letter.avsc"},
+	{NameFeedbackEvent, "feedback_event.avsc"},
+	{NameAutoReply, "auto_reply.avsc"},
 }
 
 // Codecs are built once at package initialization. A schema file that does

@@ -59,6 +59,8 @@ func DefaultBindings() []Binding {
 		{topics.Notifications, NameNotification},
 		{topics.Analytics, NameDecisionEvent},
 		{topics.DLQ, NameDeadLetter},
+		{topics.Feedback, NameFeedbackEvent},
+		{topics.AutoReplies, NameAutoReply},
 	}
 }
 

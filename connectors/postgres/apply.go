@@ -56,12 +56,26 @@ func validateCommand(cmd *schemas.TicketCommand) error {
 // exists, the command is a replay and nothing else is written. Otherwise
 // a new ticket gets a "created" and a "routed" event, and an existing one
 // gets a "replied" event and a later updated_at. An append never changes
-// a ticket's status, queue or priority: agents own those once the ticket
-// exists.
+// a ticket's queue or priority, because agents own those once the ticket
+// exists. It changes the status only of a closed ticket, by the
+// closed-ticket policy (applyClosedPolicy): applyCommand reopens it, and
+// applyCommandPolicy follows the policy it is given.
 func applyCommand(ctx context.Context, tx pgx.Tx, cmd *schemas.TicketCommand, now time.Time) error {
+	return applyCommandPolicy(ctx, tx, cmd, now, ClosedPolicy{})
+}
+
+// applyCommandPolicy is applyCommand with the closed-ticket policy.
+func applyCommandPolicy(ctx context.Context, tx pgx.Tx, cmd *schemas.TicketCommand, now time.Time, policy ClosedPolicy) error {
 	at := cmd.ReceivedAt
 	if at.IsZero() {
 		at = now
+	}
+	if cmd.Action == ActionAppend {
+		next, replay, err := applyClosedPolicy(ctx, tx, cmd, at, policy)
+		if err != nil || replay {
+			return err
+		}
+		cmd = next
 	}
 
 	ticketID, created, err := upsertTicket(ctx, tx, cmd, at)
@@ -74,6 +88,11 @@ func applyCommand(ctx context.Context, tx pgx.Tx, cmd *schemas.TicketCommand, no
 	}
 
 	if created {
+		if cmd.LinkedTicketRef != "" {
+			if err := setLinkedTicket(ctx, tx, ticketID, cmd); err != nil {
+				return err
+			}
+		}
 		if err := insertEvent(ctx, tx, ticketID, EventCreated, cmd.EventID+"/"+EventCreated, at, createdPayload(cmd)); err != nil {
 			return err
 		}
@@ -99,8 +118,9 @@ func upsertTicket(ctx context.Context, tx pgx.Tx, cmd *schemas.TicketCommand, at
 	const query = `WITH inserted AS (
 		INSERT INTO tickets (tenant, ticket_ref, external_id, queue, priority, tags,
 			requester_name, requester_address, subject, created_at, updated_at,
-			reason_kind, reason_rule_id, ruleset_version, model_version)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13, $14)
+			reason_kind, reason_rule_id, ruleset_version, model_version,
+			reason_top_labels, reason_threshold, reason_detail)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13, $14, $15, $16, $17)
 		ON CONFLICT (tenant, ticket_ref) DO NOTHING
 		RETURNING id
 	)
@@ -113,10 +133,15 @@ func upsertTicket(ctx context.Context, tx pgx.Tx, cmd *schemas.TicketCommand, at
 	if tags == nil {
 		tags = []string{}
 	}
+	topLabels, err := encodeTopLabels(cmd.Reason.TopLabels)
+	if err != nil {
+		return 0, false, fmt.Errorf("encoding the top labels of command %s: %w", cmd.EventID, err)
+	}
 	err = tx.QueryRow(ctx, query,
 		cmd.Tenant, cmd.TicketRef, cmd.MessageID, cmd.Queue, cmd.Priority, tags,
 		cmd.Requester.Name, cmd.Requester.Address, cmd.Subject, at,
 		cmd.Reason.Kind, cmd.Reason.RuleID, cmd.Reason.RulesetVersion, cmd.Reason.ModelVersion,
+		topLabels, cmd.Reason.Threshold, cmd.Reason.Detail,
 	).Scan(&id, &created)
 	if err != nil {
 		return 0, false, fmt.Errorf("upserting ticket %s/%s: %w", cmd.Tenant, cmd.TicketRef, err)
@@ -171,9 +196,13 @@ func attachmentsOrEmpty(a []schemas.Attachment) []schemas.Attachment {
 }
 
 // createdPayload is the payload of a "created" event: what opened the
-// ticket.
+// ticket, and the ticket it is linked to, if any.
 func createdPayload(cmd *schemas.TicketCommand) map[string]any {
-	return map[string]any{"messageId": cmd.MessageID, "action": cmd.Action}
+	payload := map[string]any{"messageId": cmd.MessageID, "action": cmd.Action}
+	if cmd.LinkedTicketRef != "" {
+		payload["linkedTicketRef"] = cmd.LinkedTicketRef
+	}
+	return payload
 }
 
 // routedPayload is the payload of a "routed" event: where the ticket went

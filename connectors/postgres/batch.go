@@ -211,14 +211,14 @@ func (s *Sink) applyBatch(ctx context.Context, parts []partitionItems, isolate b
 // error of PostgreSQL as fault, after rolling back to the savepoint.
 func (s *Sink) applyItem(ctx context.Context, tx pgx.Tx, cmd *schemas.TicketCommand, now time.Time, isolate bool) (fault, err error) {
 	if !isolate {
-		return nil, applyCommand(ctx, tx, cmd, now)
+		return nil, applyCommandPolicy(ctx, tx, cmd, now, s.cfg.ClosedPolicy)
 	}
 
 	sp, err := tx.Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("creating a savepoint: %w", err)
 	}
-	applyErr := applyCommand(ctx, sp, cmd, now)
+	applyErr := applyCommandPolicy(ctx, sp, cmd, now, s.cfg.ClosedPolicy)
 	if applyErr == nil {
 		if err := sp.Commit(ctx); err != nil {
 			return nil, fmt.Errorf("releasing the savepoint: %w", err)

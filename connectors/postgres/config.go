@@ -24,6 +24,9 @@ const (
 	DefaultMinBackoff = 200 * time.Millisecond
 	// DefaultMaxBackoff is the longest delay between two retries.
 	DefaultMaxBackoff = 30 * time.Second
+	// DefaultFeedbackInterval is the wait between two passes over the
+	// feedback outbox.
+	DefaultFeedbackInterval = time.Second
 )
 
 // Config configures a Sink. New validates it and fills in the defaults.
@@ -47,6 +50,17 @@ type Config struct {
 	// DLQTopic receives the records that cannot be applied. Default
 	// topics.DLQ.
 	DLQTopic string
+	// FeedbackTopic receives the feedback events of reassignments, which
+	// the sink produces from feedback_outbox. Default topics.Feedback.
+	FeedbackTopic string
+	// FeedbackInterval is the wait between two passes over the feedback
+	// outbox, and so the longest delay before a reassignment reaches
+	// Kafka while both are up. Default DefaultFeedbackInterval (1 s).
+	FeedbackInterval time.Duration
+	// ClosedPolicy decides, per queue, whether a follow-up to a closed
+	// ticket reopens it or opens a new linked ticket. The zero value
+	// reopens in every queue.
+	ClosedPolicy ClosedPolicy
 	// BatchSize bounds the records applied in one database transaction.
 	// Default DefaultBatchSize (500).
 	BatchSize int
@@ -85,6 +99,9 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, fmt.Errorf("postgres sink config: backoff %v..%v is negative: use 0 for the defaults", cfg.MinBackoff, cfg.MaxBackoff)
 	}
 
+	if err := cfg.ClosedPolicy.validate(); err != nil {
+		return cfg, err
+	}
 	if cfg.Group == "" {
 		cfg.Group = DefaultGroup
 	}
@@ -93,6 +110,18 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.DLQTopic == "" {
 		cfg.DLQTopic = topics.DLQ
+	}
+	if cfg.FeedbackTopic == "" {
+		cfg.FeedbackTopic = topics.Feedback
+	}
+	if cfg.FeedbackTopic == cfg.Topic {
+		return cfg, fmt.Errorf("postgres sink config: FeedbackTopic and Topic are both %s: feedback must go to another topic", cfg.Topic)
+	}
+	if cfg.FeedbackInterval < 0 {
+		return cfg, fmt.Errorf("postgres sink config: FeedbackInterval %v is negative: use 0 for the default of %v", cfg.FeedbackInterval, DefaultFeedbackInterval)
+	}
+	if cfg.FeedbackInterval == 0 {
+		cfg.FeedbackInterval = DefaultFeedbackInterval
 	}
 	if cfg.DLQTopic == cfg.Topic {
 		return cfg, fmt.Errorf("postgres sink config: DLQTopic and Topic are both %s: the DLQ must be another topic", cfg.Topic)

@@ -10,6 +10,10 @@
 // under a unique constraint, so a replay after an operator resets the
 // offsets adds nothing.
 //
+// Reassign moves a ticket to another queue and writes a feedback event to
+// feedback_outbox in the same transaction. The sink's FeedbackRelay
+// produces those events to the feedback topic.
+//
 // The schema is created and upgraded by the embedded migrations under
 // migrations/, which Migrate applies when the sink starts.
 package postgres

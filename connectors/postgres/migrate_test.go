@@ -39,6 +39,24 @@ func schemaSnapshot(t *testing.T, pool *pgxpool.Pool) []string {
 	return lines
 }
 
+// embeddedMigrationNames returns the file names of the embedded
+// migrations in version order.
+func embeddedMigrationNames(t *testing.T) []string {
+	t.Helper()
+	migrations, err := loadMigrations(migrationFiles)
+	if err != nil {
+		t.Fatalf("loading the embedded migrations: %v", err)
+	}
+	names := make([]string, len(migrations))
+	for i, m := range migrations {
+		names[i] = m.file
+	}
+	if len(names) < 3 || names[0] != "0001_init.sql" || names[2] != "0003_reassign_feedback.sql" {
+		t.Fatalf("embedded migrations %v do not start with 0001_init.sql, 0002_... and 0003_reassign_feedback.sql", names)
+	}
+	return names
+}
+
 func TestMigrateTwice(t *testing.T) {
 	dsn := testSchema(t)
 	pool := newPool(t, dsn)
@@ -49,11 +67,12 @@ func TestMigrateTwice(t *testing.T) {
 	if err != nil {
 		t.Fatalf("first Migrate: %v", err)
 	}
-	if want := []string{"0001_init.sql", "0002_dead_letter_outbox.sql"}; !slices.Equal(applied, want) {
+	want := embeddedMigrationNames(t)
+	if !slices.Equal(applied, want) {
 		t.Fatalf("first Migrate applied %v, expected %v", applied, want)
 	}
 	before := schemaSnapshot(t, pool)
-	for _, table := range []string{"tickets", "ticket_events", "ticket_messages", "consumer_offsets", "dead_letter_outbox", "schema_migrations"} {
+	for _, table := range []string{"tickets", "ticket_events", "ticket_messages", "consumer_offsets", "dead_letter_outbox", "feedback_outbox", "schema_migrations"} {
 		if !slices.ContainsFunc(before, func(line string) bool { return strings.HasPrefix(line, "column "+table+".") }) {
 			t.Errorf("table %s missing after Migrate", table)
 		}
@@ -74,8 +93,8 @@ func TestMigrateTwice(t *testing.T) {
 	if after := schemaSnapshot(t, pool); !slices.Equal(before, after) {
 		t.Errorf("second Migrate changed the schema:\nbefore %v\nafter  %v", before, after)
 	}
-	if got := count(t, pool, "SELECT count(*) FROM schema_migrations"); got != 2 {
-		t.Errorf("schema_migrations has %d rows, expected 2", got)
+	if got := count(t, pool, "SELECT count(*) FROM schema_migrations"); got != int64(len(want)) {
+		t.Errorf("schema_migrations has %d rows, expected one per embedded file, %d", got, len(want))
 	}
 }
 
@@ -105,11 +124,12 @@ func TestMigrateConcurrentStarts(t *testing.T) {
 		}
 		total += len(results[i])
 	}
-	if total != 2 {
-		t.Errorf("concurrent Migrate calls applied %d files in all (%v), expected each of the 2 files once", total, results)
+	files := len(embeddedMigrationNames(t))
+	if total != files {
+		t.Errorf("concurrent Migrate calls applied %d files in all (%v), expected each of the %d files once", total, results, files)
 	}
-	if got := count(t, newPool(t, dsn), "SELECT count(*) FROM schema_migrations"); got != 2 {
-		t.Errorf("schema_migrations has %d rows, expected 2", got)
+	if got := count(t, newPool(t, dsn), "SELECT count(*) FROM schema_migrations"); got != int64(files) {
+		t.Errorf("schema_migrations has %d rows, expected %d", got, files)
 	}
 }
 

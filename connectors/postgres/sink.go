@@ -78,7 +78,8 @@ func New(cfg Config) (*Sink, error) {
 }
 
 // Run migrates the schema, sends any dead letters left from an earlier
-// run, and then applies the topic's records until ctx is done, when it
+// run, starts the relay of the feedback outbox (FeedbackRelay), and then
+// applies the topic's records until ctx is done, when it
 // returns nil. It returns an error when a migration fails, or ErrClosed
 // after Close. While PostgreSQL or Kafka is unreachable it retries with
 // backoff and does not return. Run may be called once.
@@ -108,6 +109,8 @@ func (s *Sink) Run(ctx context.Context) error {
 	if err := s.flushOutbox(ctx); err != nil {
 		return s.stopError(ctx, err)
 	}
+	stopRelay := s.startFeedbackRelay(ctx)
+	defer stopRelay()
 	s.log.Info("postgres sink started")
 
 	for {
