@@ -49,6 +49,8 @@ type LineProgress struct {
 	Interval time.Duration
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
+	// Verb starts each line. Default "imported".
+	Verb string
 
 	mu       sync.Mutex // guards the fields below
 	total    int
@@ -69,6 +71,9 @@ func (p *LineProgress) Start(total int) {
 	}
 	if p.Now == nil {
 		p.Now = time.Now
+	}
+	if p.Verb == "" {
+		p.Verb = "imported"
 	}
 	p.total = total
 	p.started = p.Now()
@@ -111,7 +116,7 @@ func (p *LineProgress) write(finished int, now time.Time, withETA bool) {
 	default:
 		tail = "ETA unknown"
 	}
-	fmt.Fprintf(p.W, "imported %d/%d (%.0f/s, %s)\n", finished, p.total, rate, tail)
+	fmt.Fprintf(p.W, "%s %d/%d (%.0f/s, %s)\n", p.Verb, finished, p.total, rate, tail)
 }
 
 // roundDuration formats d in whole seconds, or in milliseconds below one
@@ -128,18 +133,28 @@ func roundDuration(d time.Duration) string {
 type BarProgress struct {
 	// W is the terminal.
 	W io.Writer
+	// Description is written before the bar. Default "importing".
+	Description string
+	// Unit names one item in the rate. Default "msg".
+	Unit string
 
 	bar *progressbar.ProgressBar
 }
 
 // Start draws the empty bar.
 func (p *BarProgress) Start(total int) {
+	if p.Description == "" {
+		p.Description = "importing"
+	}
+	if p.Unit == "" {
+		p.Unit = "msg"
+	}
 	p.bar = progressbar.NewOptions(total,
 		progressbar.OptionSetWriter(p.W),
-		progressbar.OptionSetDescription("importing"),
+		progressbar.OptionSetDescription(p.Description),
 		progressbar.OptionShowCount(),
 		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("msg"),
+		progressbar.OptionSetItsString(p.Unit),
 		progressbar.OptionSetPredictTime(true),
 		progressbar.OptionSetElapsedTime(true),
 		progressbar.OptionThrottle(100*time.Millisecond),
