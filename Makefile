@@ -7,7 +7,7 @@ DEMO_FLAGS ?=
 # Flags passed to `go test`, e.g. make test TEST_FLAGS="-run Runner -v"
 TEST_FLAGS ?=
 
-.PHONY: build demo test test-unit stack-up stack-down stack-clean lint clean
+.PHONY: build demo test test-unit stack-up stack-down stack-clean lint clean bench bench-quick
 
 build:
 	$(GO) build -o $(BIN) ./cmd/mailtriage
@@ -40,6 +40,18 @@ stack-down:
 # Kafka jars stay as a cache).
 stack-clean:
 	./scripts/stack.sh down --purge
+
+# bench measures parsing against Python's email and npm mailparser, the
+# processor chain, the Avro codec and the webhook gateway in one run, and
+# rewrites the generated section of BENCHMARKS.md (scripts/bench/run.sh).
+# It installs Node.js and the pinned mailparser when they are missing.
+bench:
+	./scripts/bench/run.sh
+
+# bench-quick is a smoke run of bench with every measurement shortened; it
+# prints the section and leaves BENCHMARKS.md as it is.
+bench-quick:
+	BENCH_QUICK=1 ./scripts/bench/run.sh
 
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# run.sh is `make bench`. In one run on this machine it measures the MIME
+# parsing throughput of mailtriage's parser beside enmime, Python's email
+# package and npm mailparser over ../shared/corpus/mime. It then measures
+# the processor chain, the Avro codec and the webhook gateway. Last, it
+# rewrites the generated section of BENCHMARKS.md, between the markers that
+# internal/benchreport defines, and keeps the rest of the page.
+#
+# Environment:
+#   BENCH_QUICK=1  shortens every measurement to a smoke run and prints the
+#                  section instead of writing BENCHMARKS.md (make bench-quick)
+#   BENCH_OUT=FILE writes the section into FILE instead; - prints it
+#
+# It installs Node.js and npm with apt-get when they are missing, and the
+# pinned mailparser into scripts/bench/node_modules when that is missing.
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+bench_dir=scripts/bench
+corpus=../shared/corpus/mime
+quick=${BENCH_QUICK:-0}
+if [ "$quick" = 1 ]; then
+	out=${BENCH_OUT:--}
+else
+	out=${BENCH_OUT:-BENCHMARKS.md}
+fi
+
+fail() {
+	echo "bench: $*" >&2
+	exit 1
+}
+say() { echo "bench: $*" >&2; }
+
+need() {
+	command -v "$1" >/dev/null 2>&1 || fail "$1 not found; $2"
+}
+
+# ensure_node installs Node.js and npm from the Debian packages when either
+# is missing, as scripts/stack.sh does for the stack, and checks the
+# version mailparser requires.
+ensure_node() {
+	if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+		command -v apt-get >/dev/null 2>&1 || fail "node or npm not found and apt-get is not available; install Node.js 20 or later with npm"
+		[ "$(id -u)" = 0 ] || fail "node or npm not found; install Node.js 20 or later with npm, or run as root so that apt-get can"
+		say "installing nodejs and npm with apt-get"
+		apt-get update -qq >&2
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >&2
+	fi
+	local major
+	major=$(node -p 'process.versions.node.split(".")[0]')
+	[ "$major" -ge 20 ] || fail "Node.js $(node --version) found, but mailparser (scripts/bench/package.json) needs 20 or later; install a newer nodejs"
+}
+
+# ensure_mailparser runs npm ci when node_modules lacks the version that
+# package.json pins.
+ensure_mailparser() {
+	local pinned installed=""
+	pinned=$(node -p "require('./$bench_dir/package.json').dependencies.mailparser")
+	if [ -f "$bench_dir/node_modules/mailparser/package.json" ]; then
+		installed=$(node -p "require('./$bench_dir/node_modules/mailparser/package.json').version")
+	fi
+	if [ "$installed" != "$pinned" ]; then
+		say "installing mailparser $pinned into $bench_dir/node_modules"
+		(cd "$bench_dir" && npm ci --no-audit --no-fund >&2) ||
+			fail "npm ci in $bench_dir failed; check that the npm registry is reachable and that package-lock.json matches package.json"
+	fi
+}
+
+need go "install Go (the version go.mod names)"
+need python3 "install Python 3 (apt-get install -y python3)"
+ensure_node
+ensure_mailparser
+
+pin=()
+if command -v taskset >/dev/null 2>&1; then
+	pin=(taskset -c 0)
+else
+	say "taskset not found (package util-linux); the single-core runs are not pinned to a CPU"
+fi
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+results=$work/results
+mkdir -p "$results"
+[ "$quick" = 1 ] && touch "$results/quick"
+
+say "building mailtriage-bench"
+go build -o "$work/mailtriage-bench" ./cmd/mailtriage-bench
+bench=$work/mailtriage-bench
+
+"$bench" machine \
+	--tool "Python=$(python3 -c 'import platform; print(platform.python_version())')" \
+	--tool "Node.js=$(node --version)" \
+	--tool "mailparser=$(node -p "require('./$bench_dir/node_modules/mailparser/package.json').version")" \
+	>"$results/machine.json"
+
+failures=()
+
+# shown prints a command as BENCHMARKS.md shows it: arguments with shell
+# metacharacters single-quoted, and the temporary paths replaced by what
+# they stand for.
+shown() {
+	local arg text=""
+	for arg in "$@"; do
+		if [[ $arg =~ ^[A-Za-z0-9_./=:,+-]+$ ]]; then
+			text+=" $arg"
+		else
+			text+=" '$arg'"
+		fi
+	done
+	text=${text# }
+	text=${text//$bench/mailtriage-bench}
+	text=${text//$work\/pack-all/PACK}
+	text=${text//$work\/pack-listed/PACK}
+	echo "$text"
+}
+
+# --- MIME parsing ---------------------------------------------------------
+
+if [ "$quick" = 1 ]; then
+	limits=(--min-passes 1 --max-passes 1 --min-seconds 0 --max-seconds 5)
+else
+	limits=(--min-passes 3 --max-passes 5 --min-seconds 3 --max-seconds 60)
+fi
+
+# run_parse SET RUNNER COMMAND... runs one parse runner and keeps its JSON.
+run_parse() {
+	local set=$1 runner=$2
+	shift 2
+	local name=parse-$set-$runner
+	shown "$@" >"$results/$name.cmd"
+	say "parsing the '$set' selection with $runner"
+	local status=0
+	"$@" >"$results/$name.json" || status=$?
+	if [ "$status" -ne 0 ]; then
+		echo "$runner failed with exit status $status; its error was printed by the run" >"$results/$name.skipped"
+		failures+=("$name")
+	fi
+}
+
+if [ ! -f "$corpus/MESSAGES" ]; then
+	say "MIME corpus not found at $corpus; the parsing section is skipped"
+	echo "the MIME corpus was not found at \`$corpus\` (the shared folder beside the repository)." >"$results/parse.skipped"
+else
+	"$bench" pack --corpus "$corpus" --out "$work/pack-all"
+	"$bench" pack --corpus "$corpus" --listed "$corpus/MESSAGES" --out "$work/pack-listed"
+	pinned=false
+	[ ${#pin[@]} -gt 0 ] && pinned=true
+	printf '{"corpus": "%s", "pinned": %s, "minPasses": %s, "maxPasses": %s, "minSeconds": %s, "maxSeconds": %s}\n' \
+		"$corpus" "$pinned" "${limits[1]}" "${limits[3]}" "${limits[5]}" "${limits[7]}" >"$results/parse-settings.json"
+
+	for set in all listed; do
+		pack=$work/pack-$set
+		for parser in mailtriage enmime; do
+			run_parse "$set" "$parser" "${pin[@]}" env GOMAXPROCS=1 "$bench" parse --parser "$parser" --pack "$pack" "${limits[@]}"
+		done
+		run_parse "$set" python-email "${pin[@]}" python3 "$bench_dir/parse_email.py" --pack "$pack" "${limits[@]}"
+		run_parse "$set" mailparser "${pin[@]}" node "$bench_dir/parse_mailparser.js" --pack "$pack" "${limits[@]}"
+	done
+
+	# A CPU profile of mailtriage's parser over the first selection, in a run
+	# of its own so that profiling does not slow the measured passes.
+	say "profiling mailtriage's parser"
+	profile_cmd=("${pin[@]}" env GOMAXPROCS=1 "$bench" parse --parser mailtriage --pack "$work/pack-all"
+		--min-passes 1 --max-passes 2 --min-seconds 0 --max-seconds 10 --cpuprofile "$work/mailtriage.pprof")
+	pprof_cmd=(go tool pprof -top -nodecount=20 "$bench" "$work/mailtriage.pprof")
+	{
+		shown "${profile_cmd[@]}"
+		shown "${pprof_cmd[@]}"
+	} | sed "s|$work/mailtriage.pprof|PROFILE|" >"$results/profile-mailtriage.cmd"
+	if ! { "${profile_cmd[@]}" >/dev/null && "${pprof_cmd[@]}" >"$results/profile-mailtriage.txt" 2>/dev/null; }; then
+		echo "the profile run failed; its error was printed by the run" >"$results/profile-mailtriage.skipped"
+		failures+=(profile-mailtriage)
+	fi
+fi
+
+# --- Go benchmarks --------------------------------------------------------
+
+# run_go NAME COMMAND... runs one `go test -bench` command and keeps its
+# output; a failure is recorded and the run goes on.
+run_go() {
+	local name=$1
+	shift
+	shown "$@" >"$results/$name.cmd"
+	say "running the $name benchmarks"
+	local status=0
+	"$@" >"$results/$name.txt" 2>&1 || status=$?
+	if [ "$status" -ne 0 ]; then
+		cat "$results/$name.txt" >&2
+		echo "\`go test\` failed with exit status $status; its output was printed by the run" >"$results/$name.skipped"
+		failures+=("$name")
+	fi
+}
+
+if [ "$quick" = 1 ]; then
+	chain_time=(-benchtime 1x -count 1)
+	codec_time=(-benchtime 100x -count 1)
+	gateway_time=(-benchtime 100x -count 1)
+else
+	chain_time=(-benchtime 2s -count 3)
+	codec_time=(-benchtime 1s -count 3)
+	gateway_time=(-benchtime 2000x -count 3)
+fi
+
+run_go chain "${pin[@]}" go test ./processors -run '^$' -bench '^Benchmark(Chain|Redact|Classify|Route)$' \
+	-cpu 1 -benchmem "${chain_time[@]}"
+run_go codec "${pin[@]}" go test ./schemas -run '^$' -bench 'InboundEmail$' -cpu 1 -benchmem "${codec_time[@]}"
+run_go gateway go test ./connectors/webhook -run '^$' -bench '^BenchmarkGateway' "${gateway_time[@]}"
+
+# --- Report ---------------------------------------------------------------
+
+"$bench" report --results "$results" --out "$out"
+[ "$out" = - ] || say "wrote the generated section of $out"
+
+if [ ${#failures[@]} -gt 0 ]; then
+	fail "these measurements failed and are marked in the report: ${failures[*]}"
+fi
