@@ -37,6 +37,8 @@ type processConfig struct {
 	kafka           kafkaconfig.Config
 	configFile      string // YAML file with a kafka section; empty for none
 	rulesFile       string
+	rulesReload     time.Duration // 0 loads the rules file once
+	model           modelFlags
 	group           string
 	transactionalID string
 	schemaRegistry  string // URL, or empty to write single-object encoding
@@ -52,6 +54,8 @@ func addProcessFlags(fs *flag.FlagSet, cfg *processConfig) {
 	cfg.kafka.AddFlags(fs)
 	fs.StringVar(&cfg.configFile, "config", "", "YAML `file` whose kafka section sets the connection, overridden by MAILTRIAGE_KAFKA_* variables and then by flags")
 	fs.StringVar(&cfg.rulesFile, "rules", processors.DefaultRulesFile, "classification ruleset `file` (YAML)")
+	fs.DurationVar(&cfg.rulesReload, "rules-reload", processors.DefaultRulesReloadInterval, "`interval` between checks of the rules file, such as 5s: a changed valid file applies without a restart, an invalid one is logged and ignored; 0 loads the file once")
+	cfg.model.add(fs)
 	fs.StringVar(&cfg.group, "group", defaultProcessGroup, "consumer `group` that shares the inbound partitions among instances")
 	fs.StringVar(&cfg.transactionalID, "transactional-id", "", "transactional `ID`, stable across restarts and unique per running instance, by default "+defaultTxnIDPrefix+"HOSTNAME")
 	fs.StringVar(&cfg.schemaRegistry, "schema-registry", "", "Confluent schema registry `URL`. When set, outputs use the Confluent wire format, otherwise Avro single-object encoding")
@@ -119,6 +123,12 @@ func (cfg *processConfig) complete(fs *flag.FlagSet, hostname func() (string, er
 	if !cfg.createTopics && (explicit["partitions"] || explicit["replication"]) {
 		return errors.New("--partitions and --replication apply only to topics that --create-topics creates: add --create-topics, or create the topics with \"mailtriage topics create\"")
 	}
+	if err := cfg.model.validate(explicit); err != nil {
+		return err
+	}
+	if cfg.rulesReload < 0 {
+		return fmt.Errorf("invalid --rules-reload %s: use a positive duration such as 5s, or 0 to load the rules file once", cfg.rulesReload)
+	}
 	if cfg.partitions < 1 || cfg.partitions > 1<<20 {
 		return fmt.Errorf("invalid --partitions %d: use a count from 1 to %d", cfg.partitions, 1<<20)
 	}
@@ -146,7 +156,7 @@ func process(ctx context.Context, cfg processConfig, log *slog.Logger) error {
 	}
 	log.Info("processor starting", "brokers", cfg.kafka.Brokers, "tls", cfg.kafka.TLS.Enabled,
 		"sasl_mechanism", cfg.kafka.SASL.Mechanism, "group", cfg.group, "transactional_id", cfg.transactionalID,
-		"rules", cfg.rulesFile, "schema_registry", schemas.RedactURL(cfg.schemaRegistry))
+		"rules", cfg.rulesFile, "rules_reload", cfg.rulesReload.String(), "schema_registry", schemas.RedactURL(cfg.schemaRegistry))
 
 	if cfg.createTopics {
 		if err := ensureTopics(ctx, cfg, kafkaOpts); err != nil {
@@ -159,7 +169,17 @@ func process(ctx context.Context, cfg processConfig, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	chain, err := processors.DefaultChain(processors.ChainConfig{RulesFile: cfg.rulesFile})
+	reload := cfg.rulesReload
+	if reload == 0 {
+		reload = -1 // ChainConfig reads 0 as the default interval
+	}
+	model, err := cfg.model.load(log)
+	if err != nil {
+		return err
+	}
+	chain, err := processors.DefaultChain(processors.ChainConfig{
+		RulesFile: cfg.rulesFile, Context: ctx, RulesReloadInterval: reload, Logger: log, Model: model,
+	})
 	if err != nil {
 		return fmt.Errorf("loading the processor chain: %w", err)
 	}
