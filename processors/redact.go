@@ -71,11 +71,20 @@ const maxRedactPasses = 4
 // the IP detector ran can leave "[PHONE]::1", an IPv6 address. And the
 // word in "[PHONE]" counts as a phone label for a number right after it.
 //
+// The detectors read candidate offsets from a redactIndex built once per
+// text and updated after each replacement, so a pass that finds nothing
+// costs no scan of the text. The fixpoint stays because the examples above
+// need it.
+//
 // NOTE: a text that still changes after maxRedactPasses passes is returned
 // as it is then, and redacting it again may find more.
 func redactText(s string, seen map[string]map[string]bool) string {
+	if s == "" {
+		return s
+	}
+	ix := newRedactIndex(s)
 	for range maxRedactPasses {
-		out := redactPass(s, seen)
+		out := redactPass(s, seen, ix)
 		if out == s {
 			break
 		}
@@ -84,13 +93,11 @@ func redactText(s string, seen map[string]map[string]bool) string {
 	return s
 }
 
-// redactPass runs every detector over s once, in order.
-func redactPass(s string, seen map[string]map[string]bool) string {
-	if s == "" {
-		return s
-	}
+// redactPass runs every detector over s once, in order, and keeps ix
+// indexing the text each detector reads.
+func redactPass(s string, seen map[string]map[string]bool, ix *redactIndex) string {
 	for _, d := range piiDetectors {
-		matches := dropOverlaps(d.find(s))
+		matches := dropOverlaps(d.find(s, ix))
 		if len(matches) == 0 {
 			continue
 		}
@@ -98,6 +105,7 @@ func redactPass(s string, seen map[string]map[string]bool) string {
 			seen[d.kind] = map[string]bool{}
 		}
 		s = replaceMatches(s, matches, d.placeholder, seen[d.kind])
+		ix.update(s, matches, d.placeholder)
 	}
 	return s
 }
@@ -121,7 +129,7 @@ func replaceMatches(s string, matches []piiMatch, placeholder string, seen map[s
 // free-text field bound for chat and analytics, so no address leaks there
 // even when the chain ran without Redact.
 func scrubAddresses(s string) string {
-	matches := findEmails(s)
+	matches := findEmails(s, nil)
 	if len(matches) == 0 {
 		return s
 	}

@@ -37,7 +37,9 @@ type piiMatch struct {
 type detector struct {
 	kind        string
 	placeholder string
-	find        func(s string) []piiMatch
+	// find returns the matches in s. ix indexes s, and find may leave
+	// it unused.
+	find func(s string, ix *redactIndex) []piiMatch
 }
 
 // piiDetectors lists the detectors in the order they run. Secrets and
@@ -99,19 +101,73 @@ var (
 	secretAssignScoped = newScopedRegexp(secretAssignRe, `"'`+asciiSpace+":=-./+", hasAssignedKey)
 )
 
-func findSecrets(s string) []piiMatch {
+// authorizationAnchored is authorizationRe anchored at "authorization" or
+// "bearer". A match never leaves its authorizationScoped segment.
+var authorizationAnchored = &anchoredRegexp{
+	re:         regexp.MustCompile(`(?i)^(?:authorization\s*:\s*(?:bearer|basic|token|digest)?\s*([A-Za-z0-9\-._~+/]{8,}=*)|bearer\s+([A-Za-z0-9\-._~+/]{16,}=*))`),
+	startsHere: startsWithFold("authorization", "bearer"),
+	windowEnd:  segmentEnd(authorizationScoped),
+}
+
+// secretPrefixAnchored is secretPrefixRe anchored at an issuer prefix.
+var secretPrefixAnchored = &anchoredRegexp{
+	re: regexp.MustCompile(`^(?:` +
+		`(?:sk|pk|rk)_(?:live|test)_[0-9A-Za-z]{10,}` +
+		`|(?:AKIA|ASIA)[0-9A-Z]{16}` +
+		`|gh[pousr]_[0-9A-Za-z]{30,}` +
+		`|github_pat_[0-9A-Za-z_]{30,}` +
+		`|xox[abporse]-[0-9A-Za-z-]{10,}` +
+		`|glpat-[0-9A-Za-z_-]{20,}` +
+		`|AIza[0-9A-Za-z_-]{35}` +
+		`|sk-(?:proj-)?[0-9A-Za-z_-]{20,}` +
+		`|eyJ[0-9A-Za-z_-]{8,}\.eyJ[0-9A-Za-z_-]{8,}\.[0-9A-Za-z_-]{8,}` +
+		`)`),
+	startsHere: startsWithLiteral(literalKeywords...),
+	windowEnd:  segmentEnd(secretPrefixScoped),
+}
+
+// secretAssignAnchored is secretAssignRe anchored at a key name. Every key
+// name is letters, "_" and "-", followed by an optional quote, white space
+// and ":" or "=", which assignmentFollows checks before the pattern runs.
+var secretAssignAnchored = &anchoredRegexp{
+	re: regexp.MustCompile(`(?i)^(?:api[_-]?key|apikey|access[_-]?key|secret[_-]?key|private[_-]?key|access[_-]?token|auth[_-]?token|refresh[_-]?token|client[_-]?secret|secret|token|key)["']?\s*[:=]\s*["']?([0-9A-Za-z_\-./+]{16,}={0,2})`),
+	startsHere: func(s string, k int) bool {
+		return startsWithFold("api", "access", "secret", "private", "auth", "refresh", "client", "token", "key")(s, k) &&
+			assignmentFollows(s, k)
+	},
+	windowEnd: segmentEnd(secretAssignScoped),
+}
+
+// assignmentFollows reports whether the word at s[k] is followed by an
+// optional quote, white space and ":" or "=". The word may contain ASCII
+// letters, "_", "-" and non-ASCII bytes (for U+212A and U+017F).
+func assignmentFollows(s string, k int) bool {
+	i := k
+	for i < len(s) && (isASCIIWordByte(s[i]) || s[i] == '-' || s[i] >= 0x80) {
+		i++
+	}
+	if i < len(s) && (s[i] == '"' || s[i] == '\'') {
+		i++
+	}
+	for i < len(s) && strings.IndexByte(asciiSpace, s[i]) >= 0 {
+		i++
+	}
+	return i < len(s) && (s[i] == ':' || s[i] == '=')
+}
+
+func findSecrets(s string, ix *redactIndex) []piiMatch {
 	var found []piiMatch
-	for _, loc := range authorizationScoped.findAll(s) {
+	for _, loc := range authorizationAnchored.findAll(s, ix.keywords) {
 		for g := 1; g <= 2; g++ {
 			if loc[2*g] >= 0 {
 				found = append(found, piiMatch{loc[2*g], loc[2*g+1], s[loc[2*g]:loc[2*g+1]]})
 			}
 		}
 	}
-	for _, loc := range secretPrefixScoped.findAll(s) {
+	for _, loc := range secretPrefixAnchored.findAll(s, ix.keywords) {
 		found = append(found, piiMatch{loc[0], loc[1], s[loc[0]:loc[1]]})
 	}
-	for _, loc := range secretAssignScoped.findAll(s) {
+	for _, loc := range secretAssignAnchored.findAll(s, ix.keywords) {
 		value := s[loc[2]:loc[3]]
 		if looksRandom(value) {
 			found = append(found, piiMatch{loc[2], loc[3], value})
@@ -190,10 +246,30 @@ var (
 	})
 )
 
-func findPasswords(s string) []piiMatch {
+// The password patterns anchored at their labels. No match crosses a line
+// break.
+var (
+	passwordAnchored = &anchoredRegexp{
+		re:         regexp.MustCompile(`(?i)^(?:password|passwort|passwd|pass ?code|pwd|pin)["']?[ \t]*[:=](?:[ \t]|&nbsp;|<[^>\n]{0,80}>)*([^\s<]+)`),
+		startsHere: startsWithFold("pass", "pwd", "pin"),
+		windowEnd:  lineEnd,
+	}
+	passcodeAnchored = &anchoredRegexp{
+		re:         regexp.MustCompile(`(?i)^(?:pass ?code|pin)[ \t]+(?:is[ \t]+)?([0-9]{4,8})\b`),
+		startsHere: startsWithFold("pass", "pin"),
+		windowEnd:  lineEnd,
+	}
+	passwordProseAnchored = &anchoredRegexp{
+		re:         regexp.MustCompile(`(?i)^(?:password|passwort|passwd|pwd)[ \t]+(?:is|was|would be|will be)[ \t]+(?:now[ \t]+)?(["'‘“]?)([^\s<]+)`),
+		startsHere: startsWithFold("pass", "pwd"),
+		windowEnd:  lineEnd,
+	}
+)
+
+func findPasswords(s string, ix *redactIndex) []piiMatch {
 	var found []piiMatch
-	for _, re := range []*scopedRegexp{passwordScoped, passcodeScoped} {
-		for _, loc := range re.findAll(s) {
+	for _, re := range []*anchoredRegexp{passwordAnchored, passcodeAnchored} {
+		for _, loc := range re.findAll(s, ix.keywords) {
 			start, end := loc[2], loc[3]
 			// Leave sentence punctuation after the value in place.
 			for end > start+1 && strings.ContainsRune(`.,;:!?)"'`, rune(s[end-1])) {
@@ -206,12 +282,12 @@ func findPasswords(s string) []piiMatch {
 			found = append(found, piiMatch{start, end, value})
 		}
 	}
-	return append(found, findProsePasswords(s)...)
+	return append(found, findProsePasswords(s, ix)...)
 }
 
-func findProsePasswords(s string) []piiMatch {
+func findProsePasswords(s string, ix *redactIndex) []piiMatch {
 	var found []piiMatch
-	for _, loc := range passwordProseScoped.findAll(s) {
+	for _, loc := range passwordProseAnchored.findAll(s, ix.keywords) {
 		quoted := loc[3] > loc[2]
 		start, end := loc[4], loc[5]
 		for end > start+1 && strings.ContainsRune(`.,;:!?)"'’”`, rune(s[end-1])) {
@@ -246,9 +322,10 @@ var emailScoped = newScopedRegexp(emailRe, wordBytes+"._%+-@", func(seg string) 
 	return strings.IndexByte(seg, '@') >= 0
 })
 
-func findEmails(s string) []piiMatch {
+// findEmails ignores ix, so scrubAddresses may pass nil.
+func findEmails(s string, _ *redactIndex) []piiMatch {
 	var found []piiMatch
-	for _, loc := range emailScoped.findAll(s) {
+	for _, loc := range emailScoped.findAround(s, byteOffsets(s, "@")) {
 		found = append(found, piiMatch{loc[0], loc[1], strings.ToLower(s[loc[0]:loc[1]])})
 	}
 	return found
@@ -278,9 +355,9 @@ var ibanLength = map[string]int{
 
 var ibanScoped = newScopedRegexp(ibanRe, " ", hasIBANStart)
 
-func findIBANs(s string) []piiMatch {
+func findIBANs(s string, ix *redactIndex) []piiMatch {
 	var found []piiMatch
-	for _, loc := range ibanScoped.findAll(s) {
+	for _, loc := range ibanScoped.findAround(s, ix.digitRuns) {
 		// The pattern may take words that follow the IBAN ("... 00 THANKS"),
 		// so try ever shorter runs of whole groups.
 		start, end := loc[0], loc[1]
@@ -333,9 +410,9 @@ var cardRe = regexp.MustCompile(`\b[0-9](?:[ -]?[0-9]){12,18}\b`)
 
 var cardScoped = newScopedRegexp(cardRe, " -", func(seg string) bool { return countDigits(seg) >= 13 })
 
-func findCards(s string) []piiMatch {
+func findCards(s string, ix *redactIndex) []piiMatch {
 	var found []piiMatch
-	for _, loc := range cardScoped.findAll(s) {
+	for _, loc := range cardScoped.findAround(s, ix.digitRuns) {
 		// Digits joined to a number before them ("DE89 3704 ...") are part
 		// of something longer, such as an IBAN.
 		if start := loc[0]; start >= 2 && (s[start-1] == ' ' || s[start-1] == '-') && isDigit(s[start-2]) {
@@ -437,14 +514,14 @@ var (
 	})
 )
 
-func findSSNs(s string) []piiMatch {
+func findSSNs(s string, ix *redactIndex) []piiMatch {
 	var found []piiMatch
-	for _, loc := range ssnDashedScoped.findAll(s) {
+	for _, loc := range ssnDashedScoped.findAround(s, ix.digitRuns) {
 		if validSSN(s[loc[2]:loc[3]], s[loc[4]:loc[5]], s[loc[6]:loc[7]]) {
 			found = append(found, piiMatch{loc[0], loc[1], onlyDigits(s[loc[0]:loc[1]])})
 		}
 	}
-	for _, loc := range ssnLabeledScoped.findAll(s) {
+	for _, loc := range ssnLabeledScoped.findAround(s, ix.digitRuns) {
 		if validSSN(s[loc[4]:loc[5]], s[loc[6]:loc[7]], s[loc[8]:loc[9]]) {
 			found = append(found, piiMatch{loc[2], loc[3], onlyDigits(s[loc[2]:loc[3]])})
 		}
@@ -476,9 +553,9 @@ var (
 	})
 )
 
-func findIPs(s string) []piiMatch {
+func findIPs(s string, ix *redactIndex) []piiMatch {
 	var found []piiMatch
-	for _, loc := range ipv6Scoped.findAll(s) {
+	for _, loc := range ipv6Scoped.findAround(s, byteOffsets(s, ":")) {
 		start, end := loc[0], loc[1]
 		for end > start && s[end-1] == '.' {
 			end--
@@ -497,7 +574,7 @@ func findIPs(s string) []piiMatch {
 		found = append(found, piiMatch{start, end, addr.String()})
 	}
 
-	for _, loc := range ipv4Scoped.findAll(s) {
+	for _, loc := range ipv4Scoped.findAround(s, ix.digitRuns) {
 		start, end := loc[0], loc[1]
 		// Skip part of a longer dotted number such as a version "1.2.3.4.5".
 		if (start >= 2 && s[start-1] == '.' && isDigit(s[start-2])) ||
@@ -548,9 +625,9 @@ var phoneCandidateScoped = newScopedRegexp(phoneCandidateRe, "0123456789+() .-/"
 // Dates (2024-05-12, 12.05.2024, 05/12/24), numbers under 8 digits, digit
 // runs without separators or "+" and numbers right after a reference label
 // (order, invoice, ticket, account, "#") are left alone.
-func findPhones(s string) []piiMatch {
+func findPhones(s string, ix *redactIndex) []piiMatch {
 	var found []piiMatch
-	for _, loc := range phoneCandidateScoped.findAll(s) {
+	for _, loc := range phoneCandidateScoped.findAround(s, ix.digitRuns) {
 		if !endsWord(s, loc[1]) {
 			continue
 		}
