@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"mailtriage/internal/demo"
+	"mailtriage/internal/logging"
 )
 
 func init() {
@@ -28,8 +29,13 @@ func runDemo(ctx context.Context, args []string) error {
 	storage := fs.String("storage", "", "folder for raw MIME and attachments; empty uses a temporary folder")
 	timeout := fs.Duration("timeout", 2*time.Minute, "time limit for the whole run, such as 90s or 5m")
 	asJSON := fs.Bool("json", false, "print the totals as one JSON object instead of the table")
-	verbose := fs.Bool("v", false, "log the processor's progress to stderr as JSON")
+	verbose := fs.Bool("v", false, "log the progress of the processor and the sinks to stderr")
+	var observe observeFlags
+	var logLevel slog.Level
+	observe.add(fs, &logLevel, logging.FormatText)
 	sinkFlags := addDemoSinkFlags(fs)
+	var saltFile string
+	addThreadSaltFlag(fs, &saltFile)
 	var modelFlags modelFlags
 	modelFlags.add(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -50,6 +56,10 @@ func runDemo(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	salt, err := threadSalt(saltFile)
+	if err != nil {
+		return err
+	}
 
 	cfg := demo.Config{
 		Mail:       splitList(*mail),
@@ -61,9 +71,15 @@ func runDemo(ctx context.Context, args []string) error {
 		StorageDir: *storage,
 		Timeout:    *timeout,
 		Sinks:      sinkFlags.config(),
+		ThreadSalt: salt,
 	}
+	logger, stopTracing, err := observe.start(ctx, "demo", logLevel)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	if *verbose {
-		cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+		cfg.Logger = logger
 	}
 
 	report, err := demo.Run(ctx, cfg)

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"mailtriage/internal/importer"
 	"mailtriage/internal/ingest"
 	"mailtriage/internal/kafkaconfig"
+	"mailtriage/internal/logging"
 	"mailtriage/topics"
 )
 
@@ -40,6 +42,8 @@ type importConfig struct {
 	timeout        time.Duration
 	schemaRegistry string
 	paths          []string
+	logLevel       slog.Level
+	observe        observeFlags
 }
 
 func parseImportConfig(args []string) (importConfig, error) {
@@ -59,6 +63,7 @@ func parseImportConfig(args []string) (importConfig, error) {
 	fs.IntVar(&cfg.concurrency, "concurrency", importer.DefaultConcurrency, "`number` of messages parsed and published at once")
 	fs.DurationVar(&cfg.timeout, "timeout", 10*time.Second, "how long one message may wait for Kafka, and the limit of the connection check at start, such as 10s")
 	fs.StringVar(&cfg.schemaRegistry, "schema-registry", "", "Confluent schema registry `URL`. When set, records use the Confluent wire format, otherwise Avro single-object encoding")
+	cfg.observe.add(fs, &cfg.logLevel, logging.FormatText)
 	if err := parseFlags(fs, args); err != nil {
 		return cfg, err
 	}
@@ -85,6 +90,13 @@ func runImport(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The import reports on stdout; the logger only carries the trace
+	// exporter's warnings.
+	_, stopTracing, err := cfg.observe.start(ctx, "import", cfg.logLevel)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	return importFiles(ctx, cfg, os.Stdout, os.Stderr, term.IsTerminal(int(os.Stdout.Fd())))
 }
 

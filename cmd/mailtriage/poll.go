@@ -13,6 +13,8 @@ import (
 	"mailtriage/connectors/blobstore"
 	"mailtriage/connectors/poller"
 	"mailtriage/internal/kafkaconfig"
+	"mailtriage/internal/logging"
+	"mailtriage/internal/metrics"
 )
 
 func init() {
@@ -33,6 +35,8 @@ type pollConfig struct {
 	replication     int
 	schemaRegistry  string
 	logLevel        slog.Level
+	observe         observeFlags
+	metricsAddr     string // empty serves no metrics
 }
 
 func parsePollConfig(args []string) (pollConfig, error) {
@@ -52,7 +56,8 @@ func parsePollConfig(args []string) (pollConfig, error) {
 	fs.StringVar(&cfg.transactionalID, "transactional-id", "", "transactional `ID`, stable across restarts, by default "+poller.DefaultTxnIDPrefix+"HASH of the tenant and URL")
 	fs.IntVar(&cfg.replication, "replication", -1, "replication `factor` of the cursor topic when the poller creates it, or -1 for the broker default")
 	fs.StringVar(&cfg.schemaRegistry, "schema-registry", "", "Confluent schema registry `URL`. When set, records use the Confluent wire format, otherwise Avro single-object encoding")
-	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "minimum `level` of the JSON logs on stderr: DEBUG, INFO, WARN or ERROR")
+	cfg.observe.add(fs, &cfg.logLevel, logging.FormatJSON)
+	addMetricsFlag(fs, &cfg.metricsAddr)
 	if err := parseFlags(fs, args); err != nil {
 		return cfg, err
 	}
@@ -107,7 +112,11 @@ func runPoll(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	log, stopTracing, err := cfg.observe.start(ctx, "poll", cfg.logLevel)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	return poll(ctx, cfg, log)
 }
 
@@ -127,6 +136,11 @@ func poll(ctx context.Context, cfg pollConfig, log *slog.Logger) error {
 		return err
 	}
 
+	reg, stopMetrics, err := metrics.StartRole(ctx, cfg.metricsAddr, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	p, err := poller.New(poller.Config{
 		URL:               cfg.url,
 		Tenant:            cfg.tenant,
@@ -140,6 +154,7 @@ func poll(ctx context.Context, cfg pollConfig, log *slog.Logger) error {
 		Serde:             serde,
 		Store:             store,
 		Logger:            log,
+		Metrics:           metrics.NewIngress(reg),
 	})
 	if err != nil {
 		return err

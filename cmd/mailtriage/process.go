@@ -14,6 +14,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"mailtriage/internal/kafkaconfig"
+	"mailtriage/internal/logging"
+	"mailtriage/internal/metrics"
 	"mailtriage/processors"
 	"mailtriage/processors/runner"
 	"mailtriage/schemas"
@@ -46,6 +48,10 @@ type processConfig struct {
 	partitions      int
 	replication     int
 	logLevel        slog.Level
+	observe         observeFlags
+	metricsAddr     string // empty serves no metrics
+	threadSaltFile  string // file of the thread index's address salt; empty reads the environment
+	threadSalt      string // the salt itself: a secret, never logged
 }
 
 // addProcessFlags registers the flags of `mailtriage process` on fs,
@@ -62,7 +68,9 @@ func addProcessFlags(fs *flag.FlagSet, cfg *processConfig) {
 	fs.BoolVar(&cfg.createTopics, "create-topics", false, "create the topology's topics on start when missing")
 	fs.IntVar(&cfg.partitions, "partitions", defaultProcessPartition, "partition `count` of every topic that --create-topics creates")
 	fs.IntVar(&cfg.replication, "replication", -1, "replication `factor` of every topic that --create-topics creates, or -1 for the broker default")
-	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "minimum `level` of the JSON logs on stderr: DEBUG, INFO, WARN or ERROR")
+	cfg.observe.add(fs, &cfg.logLevel, logging.FormatJSON)
+	addMetricsFlag(fs, &cfg.metricsAddr)
+	addThreadSaltFlag(fs, &cfg.threadSaltFile)
 }
 
 // parseProcessConfig builds the configuration from args, the YAML file
@@ -135,6 +143,11 @@ func (cfg *processConfig) complete(fs *flag.FlagSet, hostname func() (string, er
 	if cfg.replication == 0 || cfg.replication < -1 || cfg.replication > 1<<15-1 {
 		return fmt.Errorf("invalid --replication %d: use 1 or more, or -1 for the broker default", cfg.replication)
 	}
+	salt, err := threadSalt(cfg.threadSaltFile)
+	if err != nil {
+		return err
+	}
+	cfg.threadSalt = salt
 	return nil
 }
 
@@ -143,7 +156,11 @@ func runProcess(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	log, stopTracing, err := cfg.observe.start(ctx, "process", cfg.logLevel)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	return process(ctx, cfg, log)
 }
 
@@ -154,9 +171,15 @@ func process(ctx context.Context, cfg processConfig, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	reg, stopMetrics, err := metrics.StartRole(ctx, cfg.metricsAddr, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	log.Info("processor starting", "brokers", cfg.kafka.Brokers, "tls", cfg.kafka.TLS.Enabled,
 		"sasl_mechanism", cfg.kafka.SASL.Mechanism, "group", cfg.group, "transactional_id", cfg.transactionalID,
-		"rules", cfg.rulesFile, "rules_reload", cfg.rulesReload.String(), "schema_registry", schemas.RedactURL(cfg.schemaRegistry))
+		"rules", cfg.rulesFile, "rules_reload", cfg.rulesReload.String(), "schema_registry", schemas.RedactURL(cfg.schemaRegistry),
+		"thread_salt_set", cfg.threadSalt != "")
 
 	if cfg.createTopics {
 		if err := ensureTopics(ctx, cfg, kafkaOpts); err != nil {
@@ -179,6 +202,7 @@ func process(ctx context.Context, cfg processConfig, log *slog.Logger) error {
 	}
 	chain, err := processors.DefaultChain(processors.ChainConfig{
 		RulesFile: cfg.rulesFile, Context: ctx, RulesReloadInterval: reload, Logger: log, Model: model,
+		Thread: processors.ThreadConfig{AddressSalt: cfg.threadSalt},
 	})
 	if err != nil {
 		return fmt.Errorf("loading the processor chain: %w", err)
@@ -194,6 +218,7 @@ func process(ctx context.Context, cfg processConfig, log *slog.Logger) error {
 		Serde:           serde,
 		Logger:          log,
 		ClientOpts:      kafkaOpts,
+		Metrics:         metrics.NewProcessor(reg),
 	})
 	if err != nil {
 		return err

@@ -16,6 +16,8 @@ import (
 	"mailtriage/connectors/ingress"
 	"mailtriage/connectors/webhook"
 	"mailtriage/internal/kafkaconfig"
+	"mailtriage/internal/logging"
+	"mailtriage/internal/metrics"
 )
 
 func init() {
@@ -39,6 +41,8 @@ type serveConfig struct {
 	shutdownGrace  time.Duration
 	drainDelay     time.Duration
 	logLevel       slog.Level
+	observe        observeFlags
+	metricsAddr    string // empty serves no metrics
 }
 
 func addServeFlags(fs *flag.FlagSet, cfg *serveConfig) {
@@ -49,7 +53,8 @@ func addServeFlags(fs *flag.FlagSet, cfg *serveConfig) {
 	fs.StringVar(&cfg.schemaRegistry, "schema-registry", "", "Confluent schema registry `URL`. When set, records use the Confluent wire format, otherwise Avro single-object encoding")
 	fs.DurationVar(&cfg.shutdownGrace, "shutdown-grace", defaultShutdownGrace, "how long requests in flight may take to finish after SIGTERM")
 	fs.DurationVar(&cfg.drainDelay, "drain-delay", 0, "how long /readyz fails after SIGTERM before the listener closes, so that a load balancer stops sending requests")
-	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "minimum `level` of the JSON logs on stderr: DEBUG, INFO, WARN or ERROR")
+	cfg.observe.add(fs, &cfg.logLevel, logging.FormatJSON)
+	addMetricsFlag(fs, &cfg.metricsAddr)
 }
 
 // parseServeConfig builds the configuration from args, the file that
@@ -114,7 +119,11 @@ func runServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	log, stopTracing, err := cfg.observe.start(ctx, "serve", cfg.logLevel)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	return serve(ctx, cfg, log, nil)
 }
 
@@ -131,7 +140,12 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, listening fun
 	if err != nil {
 		return err
 	}
-	pub, err := ingress.NewPublisher(ingress.PublisherConfig{ClientOpts: kafkaOpts, Serde: serde})
+	reg, stopMetrics, err := metrics.StartRole(ctx, cfg.metricsAddr, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	pub, err := ingress.NewPublisher(ingress.PublisherConfig{ClientOpts: kafkaOpts, Serde: serde, Metrics: metrics.NewIngress(reg)})
 	if err != nil {
 		return err
 	}
@@ -151,7 +165,7 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, listening fun
 		return fmt.Errorf("listening on %s (--listen): %w", cfg.listen, err)
 	}
 	server := &http.Server{
-		Handler:           gateway,
+		Handler:           metrics.NewWebhook(reg).Handler(gateway),
 		ReadHeaderTimeout: 10 * time.Second,
 		// A 25 MiB body over a slow link needs minutes, so the body
 		// timeouts are generous; the header timeout stops idle clients.

@@ -10,6 +10,8 @@ import (
 
 	"mailtriage/connectors/clickhouse"
 	"mailtriage/internal/kafkaconfig"
+	"mailtriage/internal/logging"
+	"mailtriage/internal/metrics"
 )
 
 // envClickHousePassword holds the password of the ClickHouse user, so that
@@ -27,6 +29,11 @@ func runSinkClickHouse(ctx context.Context, args []string) error {
 	const usage = "usage: mailtriage sink clickhouse --brokers host:port --clickhouse host:port [--database name] [--table name] [--batch-rows N] [--batch-wait 1s] [--group name] [--schema-registry URL]"
 
 	fs := flag.NewFlagSet("sink clickhouse", flag.ContinueOnError)
+	var observe observeFlags
+	var logLevel slog.Level
+	observe.add(fs, &logLevel, logging.FormatJSON)
+	var metricsAddr string
+	addMetricsFlag(fs, &metricsAddr)
 	var kafka kafkaconfig.Config
 	if err := kafka.FromEnv(); err != nil {
 		return err
@@ -65,7 +72,16 @@ func runSinkClickHouse(ctx context.Context, args []string) error {
 		return err
 	}
 
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	logger, stopTracing, err := observe.start(ctx, "sink-clickhouse", logLevel)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
+	reg, stopMetrics, err := metrics.StartRole(ctx, metricsAddr, logger)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	sink, err := clickhouse.New(clickhouse.Config{
 		Addr:      *addr,
 		Database:  *database,
@@ -78,6 +94,7 @@ func runSinkClickHouse(ctx context.Context, args []string) error {
 		BatchWait: *batchWait,
 		Serde:     serde,
 		Logger:    logger,
+		Metrics:   metrics.NewSink(reg, metrics.SinkClickHouse),
 	})
 	if err != nil {
 		return err

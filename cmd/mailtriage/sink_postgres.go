@@ -10,6 +10,8 @@ import (
 
 	"mailtriage/connectors/postgres"
 	"mailtriage/internal/kafkaconfig"
+	"mailtriage/internal/logging"
+	"mailtriage/internal/metrics"
 )
 
 // envPostgresDSN is read when --postgres is not given, so that the DSN,
@@ -24,6 +26,11 @@ func init() {
 // commands to PostgreSQL until SIGTERM or SIGINT, logging JSON to stderr.
 func runSinkPostgres(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("sink postgres", flag.ContinueOnError)
+	var observe observeFlags
+	var logLevel slog.Level
+	observe.add(fs, &logLevel, logging.FormatJSON)
+	var metricsAddr string
+	addMetricsFlag(fs, &metricsAddr)
 	var kafka kafkaconfig.Config
 	kafka.AddFlags(fs)
 	// The default stays out of the flag, so that -h never prints a
@@ -68,7 +75,16 @@ func runSinkPostgres(ctx context.Context, args []string) error {
 		return err
 	}
 
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	logger, stopTracing, err := observe.start(ctx, "sink-postgres", logLevel)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
+	reg, stopMetrics, err := metrics.StartRole(ctx, metricsAddr, logger)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	sink, err := postgres.New(postgres.Config{
 		DSN:          *dsn,
 		KafkaOpts:    kafkaOpts,
@@ -77,6 +93,7 @@ func runSinkPostgres(ctx context.Context, args []string) error {
 		ClosedPolicy: policy,
 		Serde:        serde,
 		Logger:       logger,
+		Metrics:      metrics.NewSink(reg, metrics.SinkPostgres),
 	})
 	if err != nil {
 		return err

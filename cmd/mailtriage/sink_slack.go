@@ -13,6 +13,8 @@ import (
 
 	"mailtriage/connectors/slack"
 	"mailtriage/internal/kafkaconfig"
+	"mailtriage/internal/logging"
+	"mailtriage/internal/metrics"
 )
 
 // envSlackDefaultWebhook is read when --default-webhook is not given, so
@@ -41,6 +43,11 @@ func runSinkSlack(ctx context.Context, args []string) error {
 	const usage = "usage: mailtriage sink slack --brokers host:port --postgres DSN --webhooks FILE [--webhook tenant=URL]... [--default-webhook URL] [--group name] [--schema-registry URL]"
 
 	fs := flag.NewFlagSet("sink slack", flag.ContinueOnError)
+	var observe observeFlags
+	var logLevel slog.Level
+	observe.add(fs, &logLevel, logging.FormatJSON)
+	var metricsAddr string
+	addMetricsFlag(fs, &metricsAddr)
 	var kafka kafkaconfig.Config
 	kafka.AddFlags(fs)
 	var webhookSpecs []string
@@ -89,7 +96,16 @@ func runSinkSlack(ctx context.Context, args []string) error {
 		return err
 	}
 
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	logger, stopTracing, err := observe.start(ctx, "sink-slack", logLevel)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
+	reg, stopMetrics, err := metrics.StartRole(ctx, metricsAddr, logger)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	pool, err := pgxpool.New(ctx, *dsn)
 	if err != nil {
 		return fmt.Errorf("invalid --postgres connection string: %w", err)
@@ -115,6 +131,7 @@ func runSinkSlack(ctx context.Context, args []string) error {
 		},
 		RequestTimeout: *requestTimeout,
 		Logger:         logger,
+		Metrics:        metrics.NewSink(reg, metrics.SinkSlack),
 	})
 	if err != nil {
 		return err

@@ -12,6 +12,8 @@ import (
 
 	"mailtriage/connectors/smtpsink"
 	"mailtriage/internal/kafkaconfig"
+	"mailtriage/internal/logging"
+	"mailtriage/internal/metrics"
 )
 
 // envSMTPPassword is read when --password-file is not given, so that the
@@ -47,6 +49,11 @@ func runSinkSMTP(ctx context.Context, args []string) error {
 	const usage = "usage: mailtriage sink smtp --brokers host:port --postgres DSN --relay host:port --from ADDRESS [--starttls] [--user NAME --password-file FILE] [--tenant-from tenant=ADDRESS]... [--templates DIR]"
 
 	fs := flag.NewFlagSet("sink smtp", flag.ContinueOnError)
+	var observe observeFlags
+	var logLevel slog.Level
+	observe.add(fs, &logLevel, logging.FormatJSON)
+	var metricsAddr string
+	addMetricsFlag(fs, &metricsAddr)
 	var kafka kafkaconfig.Config
 	kafka.AddFlags(fs)
 	dsn := fs.String("postgres", "",
@@ -139,7 +146,18 @@ func runSinkSMTP(ctx context.Context, args []string) error {
 	if cfg.Serde, err = sinkSerde(*registryURL); err != nil {
 		return err
 	}
-	cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	logger, stopTracing, err := observe.start(ctx, "sink-smtp", logLevel)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
+	reg, stopMetrics, err := metrics.StartRole(ctx, metricsAddr, logger)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	cfg.Logger = logger
+	cfg.Metrics = metrics.NewSink(reg, metrics.SinkSMTP)
 
 	sink, err := smtpsink.New(cfg)
 	if err != nil {

@@ -8,13 +8,14 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"time"
 
 	"mailtriage/connectors/blobstore"
 	"mailtriage/connectors/ingress"
 	"mailtriage/connectors/smtp"
 	"mailtriage/internal/kafkaconfig"
+	"mailtriage/internal/logging"
+	"mailtriage/internal/metrics"
 	"mailtriage/schemas"
 )
 
@@ -39,6 +40,8 @@ type smtpConfig struct {
 	keyFile        string // overrides tls.key of the file
 	schemaRegistry string
 	logLevel       slog.Level
+	observe        observeFlags
+	metricsAddr    string // empty serves no metrics
 }
 
 // addSMTPFlags registers the flags of `mailtriage smtp` on fs, writing
@@ -53,7 +56,8 @@ func addSMTPFlags(fs *flag.FlagSet, cfg *smtpConfig) {
 	fs.StringVar(&cfg.certFile, "starttls-cert", "", "PEM certificate `file` that STARTTLS offers, overriding tls.cert of --config; needs --starttls-key")
 	fs.StringVar(&cfg.keyFile, "starttls-key", "", "PEM private key `file` of --starttls-cert, overriding tls.key of --config")
 	fs.StringVar(&cfg.schemaRegistry, "schema-registry", "", "Confluent schema registry `URL`. When set, records use the Confluent wire format, otherwise Avro single-object encoding")
-	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "minimum `level` of the JSON logs on stderr: DEBUG, INFO, WARN or ERROR")
+	cfg.observe.add(fs, &cfg.logLevel, logging.FormatJSON)
+	addMetricsFlag(fs, &cfg.metricsAddr)
 }
 
 // parseSMTPConfig builds the configuration from args, the kafka section of
@@ -128,7 +132,11 @@ func runSMTP(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	log, stopTracing, err := cfg.observe.start(ctx, "smtp", cfg.logLevel)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	return serveSMTP(ctx, cfg, log)
 }
 
@@ -152,7 +160,12 @@ func serveSMTP(ctx context.Context, cfg smtpConfig, log *slog.Logger) error {
 		return err
 	}
 	producerOpts := append(kafkaOpts, smtp.ProducerOpts()...)
-	pub, err := ingress.NewPublisher(ingress.PublisherConfig{ClientOpts: producerOpts, Serde: serde})
+	reg, stopMetrics, err := metrics.StartRole(ctx, cfg.metricsAddr, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	pub, err := ingress.NewPublisher(ingress.PublisherConfig{ClientOpts: producerOpts, Serde: serde, Metrics: metrics.NewIngress(reg)})
 	if err != nil {
 		return err
 	}
@@ -166,7 +179,8 @@ func serveSMTP(ctx context.Context, cfg smtpConfig, log *slog.Logger) error {
 	}
 	cancel()
 
-	srv, err := smtp.New(smtp.Options{Config: listenerCfg, LMTP: cfg.lmtp, Publisher: pub, Store: store, Logger: log})
+	srv, err := smtp.New(smtp.Options{Config: listenerCfg, LMTP: cfg.lmtp, Publisher: pub, Store: store, Logger: log,
+		Metrics: metrics.NewSMTP(reg)})
 	if err != nil {
 		return err
 	}

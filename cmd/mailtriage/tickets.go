@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -15,32 +16,83 @@ import (
 )
 
 func init() {
-	register("tickets", "Act on tickets in the PostgreSQL ticket store (reassign)", runTickets)
+	register("tickets", "Work on tickets: the ticket API (serve, token) and its client (list, show, reassign, close, reply)", runTickets)
 }
 
-const ticketsUsage = `usage: mailtriage tickets reassign --postgres DSN --tenant T --ticket REF --queue Q [--priority P] --actor NAME
+const ticketsUsage = `usage: mailtriage tickets SUBCOMMAND [flags]
 
-reassign  moves a ticket to another queue, and optionally another priority,
-          in the PostgreSQL ticket store. The same transaction records a
-          "reassigned" ticket event and a feedback event, which the
-          PostgreSQL sink produces to mailtriage.feedback.v1. It prints the
-          feedback event ID. Reassigning to the queue and priority the
-          ticket already has changes nothing and prints why.`
+serve     runs the ticket API (JSON over HTTP, bearer tokens per tenant) on
+          --listen, with the relay that produces agent replies and ticket
+          events to Kafka:
+          tickets serve --postgres DSN --message-id-domain D --brokers B
+token     tickets token create --tenant T --name N prints a new API token
+          once; the store keeps only its SHA-256.
+
+The client subcommands call the API at --api URL (or $MAILTRIAGE_API_URL)
+with the token of --token-file (or $MAILTRIAGE_API_TOKEN):
+list      lists tickets: --queue, --status, --priority, --requester,
+          --since, --until, --limit, --cursor, --json.
+show      prints one ticket with its messages and events: --ticket REF.
+reassign  moves a ticket: --ticket REF --queue Q [--priority P]. The
+          change records a feedback event for the classifier.
+close     sets a ticket's status to closed: --ticket REF.
+reply     sends an agent reply through the SMTP sink: --ticket REF and
+          --text or --text-file (- for standard input) [--html-file F].
+
+reassign without --api works on PostgreSQL directly, as before:
+  tickets reassign --postgres DSN --tenant T --ticket REF --queue Q [--priority P] --actor NAME
+It records the same "reassigned" ticket event and feedback event, which
+the PostgreSQL sink produces to mailtriage.feedback.v1, and prints the
+feedback event ID. Reassigning to the queue and priority the ticket
+already has changes nothing and prints why.`
+
+const ticketsSubcommands = "serve, token, list, show, reassign, close or reply"
 
 func runTickets(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		fmt.Fprintln(os.Stderr, ticketsUsage)
-		return &usageError{err: errors.New("missing subcommand: use reassign")}
+		return &usageError{err: errors.New("missing subcommand: use " + ticketsSubcommands)}
 	}
+	rest := args[1:]
 	switch args[0] {
+	case "serve":
+		return ticketsServe(ctx, rest, os.Stderr)
+	case "token":
+		return ticketsToken(ctx, rest, os.Stdout, os.Stderr)
+	case "list":
+		return ticketsList(ctx, rest, os.Stdout, os.Stderr)
+	case "show":
+		return ticketsShow(ctx, rest, os.Stdout, os.Stderr)
 	case "reassign":
-		return ticketsReassign(ctx, args[1:], os.Stdout, os.Stderr)
+		if hasFlag(rest, "api") {
+			return ticketsReassignAPI(ctx, rest, os.Stdout, os.Stderr)
+		}
+		return ticketsReassign(ctx, rest, os.Stdout, os.Stderr)
+	case "close":
+		return ticketsClose(ctx, rest, os.Stdout, os.Stderr)
+	case "reply":
+		return ticketsReply(ctx, rest, os.Stdin, os.Stdout, os.Stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(os.Stdout, ticketsUsage)
 		return nil
 	}
 	fmt.Fprintln(os.Stderr, ticketsUsage)
-	return &usageError{err: fmt.Errorf("unknown subcommand %q: use reassign", args[0])}
+	return &usageError{err: fmt.Errorf("unknown subcommand %q: use %s", args[0], ticketsSubcommands)}
+}
+
+// hasFlag reports whether args set the flag name, in any of the forms
+// the flag package accepts.
+func hasFlag(args []string, name string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		trimmed := strings.TrimLeft(a, "-")
+		if len(a)-len(trimmed) >= 1 && len(a)-len(trimmed) <= 2 && (trimmed == name || strings.HasPrefix(trimmed, name+"=")) {
+			return true
+		}
+	}
+	return false
 }
 
 // ticketsReassign runs "mailtriage tickets reassign". It writes the

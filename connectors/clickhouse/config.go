@@ -10,6 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"mailtriage/internal/metrics"
 	"mailtriage/schemas"
 	"mailtriage/topics"
 )
@@ -51,6 +52,13 @@ type Config struct {
 	// Table is the name of the decisions table. Default DefaultTable
 	// ("decisions").
 	Table string
+	// FeedbackTable, TicketEventsTable and DeadLettersTable name the tables
+	// of the records of FeedbackTopic, TicketEventsTopic and DLQTopic.
+	// Defaults DefaultFeedbackTable ("feedback"), DefaultTicketEventsTable
+	// ("ticket_events") and DefaultDeadLettersTable ("dead_letters").
+	FeedbackTable     string
+	TicketEventsTable string
+	DeadLettersTable  string
 	// Username is the ClickHouse user. Default DefaultUsername ("default").
 	Username string
 	// Password of Username; empty for none. Never logged.
@@ -65,9 +73,16 @@ type Config struct {
 	Group string
 	// Topic carries the DecisionEvent records. Default topics.Analytics.
 	Topic string
-	// DLQTopic receives the records that cannot be decoded. Default
+	// DLQTopic receives the records that cannot be decoded. The sink also
+	// consumes it and counts its dead letters in DeadLettersTable. Default
 	// topics.DLQ.
 	DLQTopic string
+	// FeedbackTopic carries the FeedbackEvent records (reassignments).
+	// Default topics.Feedback.
+	FeedbackTopic string
+	// TicketEventsTopic carries the TicketEvent records (replies, status
+	// changes and notes). Default topics.TicketEvents.
+	TicketEventsTopic string
 	// Serde decodes the DecisionEvent records, in single-object encoding
 	// or the Confluent wire format. Default schemas.NewSingleObject(),
 	// which sends Confluent-framed records to the DLQ: use
@@ -104,6 +119,9 @@ type Config struct {
 
 	// Logger receives the sink's logs. Default: logs are discarded.
 	Logger *slog.Logger
+	// Metrics receives the sink's metrics (metrics.NewSink with
+	// metrics.SinkClickHouse). Nil, the default, records none.
+	Metrics *metrics.Sink
 }
 
 // withDefaults returns cfg with zero fields set to their defaults, or an
@@ -115,6 +133,11 @@ func (cfg Config) withDefaults() (Config, error) {
 	setDefault(&cfg.Group, DefaultGroup)
 	setDefault(&cfg.Topic, topics.Analytics)
 	setDefault(&cfg.DLQTopic, topics.DLQ)
+	setDefault(&cfg.FeedbackTopic, topics.Feedback)
+	setDefault(&cfg.TicketEventsTopic, topics.TicketEvents)
+	setDefault(&cfg.FeedbackTable, DefaultFeedbackTable)
+	setDefault(&cfg.TicketEventsTable, DefaultTicketEventsTable)
+	setDefault(&cfg.DeadLettersTable, DefaultDeadLettersTable)
 	setDefault(&cfg.BatchRows, DefaultBatchRows)
 	setDefault(&cfg.BatchWait, DefaultBatchWait)
 	setDefault(&cfg.RetryMin, DefaultRetryMin)
@@ -150,7 +173,7 @@ func (cfg *Config) validate() error {
 	case cfg.DialTimeout <= 0 || cfg.QueryTimeout <= 0 || cfg.DrainTimeout <= 0:
 		return fmt.Errorf("clickhouse sink config: DialTimeout %s, QueryTimeout %s and DrainTimeout %s must all be positive", cfg.DialTimeout, cfg.QueryTimeout, cfg.DrainTimeout)
 	}
-	return nil
+	return cfg.validateEventTables()
 }
 
 func setDefault[T comparable](field *T, value T) {

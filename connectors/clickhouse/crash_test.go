@@ -48,7 +48,12 @@ func runChildSink() int {
 		Addr:     os.Getenv(childEnvAddr),
 		Database: os.Getenv(childEnvDatabase),
 		Table:    os.Getenv(childEnvTable),
-		Group:    os.Getenv(childEnvGroup),
+		// The other tables are named after the decisions table, as in
+		// testConfig, so the test drops them too.
+		FeedbackTable:     eventTablesOf(os.Getenv(childEnvTable)).Feedback,
+		TicketEventsTable: eventTablesOf(os.Getenv(childEnvTable)).TicketEvents,
+		DeadLettersTable:  eventTablesOf(os.Getenv(childEnvTable)).DeadLetters,
+		Group:             os.Getenv(childEnvGroup),
 		// A short session lets the restarted sink take over the partitions
 		// of the killed one within seconds.
 		KafkaOpts: []kgo.Opt{

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"mailtriage/internal/tracing"
 	"mailtriage/processors/runner"
 	"mailtriage/schemas"
 )
@@ -35,6 +36,7 @@ func deadLetter(dlqTopic string, rec *kgo.Record, tenant string, cause error, no
 		SourceTopic:     rec.Topic,
 		SourcePartition: rec.Partition,
 		SourceOffset:    rec.Offset,
+		TraceID:         tracing.TraceID(rec),
 		Attempts:        1,
 		FailedAt:        now.UTC(),
 	}

@@ -3,6 +3,12 @@
 // ReplacingMergeTree table of ClickHouse, where analysts run the KPI
 // queries of this package.
 //
+// The same consumer group also reads topics.Feedback (reassignments),
+// topics.TicketEvents (replies, status changes and notes) and topics.DLQ
+// into tables of their own (events_schema.go), with the same delivery
+// rules. KPIQueries computes the KPIs over the four tables, and Dashboard
+// charts them in Grafana with the same SQL.
+//
 // # Delivery
 //
 // The sink reads with read_committed in a consumer group, batches records

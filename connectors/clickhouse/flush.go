@@ -20,7 +20,8 @@ const (
 )
 
 // flush writes one batch and commits its offsets, in this order:
-//  1. one insert of every row that decodes, retried until it succeeds;
+//  1. one insert per table of the rows that decode, each retried until it
+//     succeeds;
 //  2. the dead letters of the records that do not decode, retried likewise;
 //  3. the group offsets of every polled record.
 //
@@ -35,13 +36,17 @@ const (
 // in the client, so the next commit covers them. If the sink stops before
 // that, the batch is read and inserted again, with the same result.
 func (s *Sink) flush(ctx context.Context, records []*kgo.Record) error {
+	spans := startRecordSpans(ctx, records)
+	defer spans.end()
+
 	var rows []row
+	var events eventBatch
 	var dead []failedRecord
 	// A failed lookup in the schema registry may pass, so the batch is
 	// decoded again after a backoff instead of sending records to the DLQ.
 	err := s.retry(ctx, "decoding with the schema registry", &s.counters.insertRetries, []any{"records", len(records)},
 		func(ctx context.Context) error {
-			rows, dead = s.decode(ctx, records)
+			rows, events, dead = s.decode(ctx, records)
 			for _, f := range dead {
 				if errors.Is(f.err, schemas.ErrRegistry) {
 					return f.err
@@ -53,7 +58,7 @@ func (s *Sink) flush(ctx context.Context, records []*kgo.Record) error {
 		return err
 	}
 
-	if len(rows) > 0 {
+	if len(rows) > 0 && !s.inserted.decisions {
 		err := s.retry(ctx, "inserting into ClickHouse", &s.counters.insertRetries,
 			[]any{"table", s.cfg.Database + "." + s.cfg.Table, "rows", len(rows)},
 			func(ctx context.Context) error { return s.insert(ctx, rows) })
@@ -61,6 +66,13 @@ func (s *Sink) flush(ctx context.Context, records []*kgo.Record) error {
 			return err
 		}
 		s.counters.rows.add(int64(len(rows)))
+		for i := range rows {
+			s.cfg.Metrics.Delivered(rows[i].ReceivedAt)
+		}
+		s.inserted.decisions = true
+	}
+	if err := s.insertEvents(ctx, &events); err != nil {
+		return err
 	}
 	if s.afterInsert != nil {
 		if err := s.afterInsert(); err != nil {
@@ -79,8 +91,9 @@ func (s *Sink) flush(ctx context.Context, records []*kgo.Record) error {
 		s.log.Warn("committing offsets failed; the next commit covers them, and a restart before it inserts the batch again",
 			"group", s.cfg.Group, "records", len(records), "error", err.Error())
 	}
+	s.inserted = insertedTables{}
 	s.counters.batches.add(1)
-	s.log.Debug("batch flushed", "records", len(records), "rows", len(rows), "dead_letters", len(dead))
+	s.log.Debug("batch flushed", "records", len(records), "rows", len(rows), "event_rows", events.len(), "dead_letters", len(dead))
 	return nil
 }
 
@@ -91,11 +104,19 @@ type failedRecord struct {
 	err    error
 }
 
-// decode turns records into rows and collects those that fail.
-func (s *Sink) decode(ctx context.Context, records []*kgo.Record) ([]row, []failedRecord) {
+// decode turns the records of the decisions topic into rows and those of
+// the other topics into event rows, and collects the records that fail.
+func (s *Sink) decode(ctx context.Context, records []*kgo.Record) ([]row, eventBatch, []failedRecord) {
 	rows := make([]row, 0, len(records))
+	var events eventBatch
 	var dead []failedRecord
 	for _, rec := range records {
+		if rec.Topic != s.cfg.Topic {
+			if tenant, err := s.cfg.decodeEventRecord(ctx, rec.Topic, rec.Value, &events); err != nil {
+				dead = append(dead, failedRecord{rec: rec, tenant: tenant, err: err})
+			}
+			continue
+		}
 		r, err := decodeRowWith(ctx, s.cfg.Serde, rec.Value)
 		if err != nil {
 			dead = append(dead, failedRecord{rec: rec, tenant: tenantOf(ctx, s.cfg.Serde, rec.Value), err: err})
@@ -103,7 +124,7 @@ func (s *Sink) decode(ctx context.Context, records []*kgo.Record) ([]row, []fail
 		}
 		rows = append(rows, r)
 	}
-	return rows, dead
+	return rows, events, dead
 }
 
 // maxMonthsPerInsert bounds the partitions, months of received_at, that
@@ -178,11 +199,11 @@ func (s *Sink) reapplySchemaIfMissing(ctx context.Context, err error) {
 	if !errors.As(err, &ex) || (ex.Code != codeUnknownTable && ex.Code != codeUnknownDatabase) {
 		return
 	}
-	if err := ApplySchema(ctx, s.conn, s.cfg.Database, s.cfg.Table); err != nil {
+	if err := s.applySchemas(ctx); err != nil {
 		s.log.Warn("applying the ClickHouse schema again failed", "error", err.Error())
 		return
 	}
-	s.log.Info("applied the ClickHouse schema again after the table was not found",
+	s.log.Info("applied the ClickHouse schema again after a table was not found",
 		"database", s.cfg.Database, "table", s.cfg.Table)
 }
 
@@ -244,6 +265,7 @@ func (s *Sink) sendDeadLetters(ctx context.Context, failed []failedRecord) error
 		return err
 	}
 	s.counters.deadLetters.add(int64(len(failed)))
+	s.cfg.Metrics.DeadLetters(len(failed))
 	return nil
 }
 

@@ -63,14 +63,27 @@ func newTestDB(t *testing.T) *testDB {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if err := conn.Exec(ctx, "DROP TABLE IF EXISTS "+db.qualified()); err != nil {
-			t.Logf("dropping %s: %v", db.qualified(), err)
+		tables := db.tables()
+		for _, table := range []string{tables.Decisions, tables.Feedback, tables.TicketEvents, tables.DeadLetters} {
+			if err := conn.Exec(ctx, "DROP TABLE IF EXISTS "+qualifiedName(db.database, table)); err != nil {
+				t.Logf("dropping %s: %v", qualifiedName(db.database, table), err)
+			}
 		}
 	})
 	return db
 }
 
 func (db *testDB) qualified() string { return qualifiedName(db.database, db.table) }
+
+// tables returns the four tables of the test: the decisions table and the
+// others named after it.
+func (db *testDB) tables() Tables { return eventTablesOf(db.table) }
+
+// eventTablesOf returns decisions and the names of the other three tables
+// of a test that uses decisions as its decisions table.
+func eventTablesOf(decisions string) Tables {
+	return Tables{Decisions: decisions, Feedback: decisions + "_fb", TicketEvents: decisions + "_te", DeadLetters: decisions + "_dl"}
+}
 
 func (db *testDB) queries(t *testing.T) *Queries {
 	t.Helper()
@@ -152,11 +165,11 @@ func waitForFinalCount(ctx context.Context, t *testing.T, db *testDB, want uint6
 	})
 }
 
-// startKafka starts an in-process kfake broker with the analytics and
-// dead-letter topics.
+// startKafka starts an in-process kfake broker with the topics that the
+// sink consumes.
 func startKafka(t *testing.T) []string {
 	t.Helper()
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(testPartitions, topics.Analytics, topics.DLQ))
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(testPartitions, topics.Analytics, topics.DLQ, topics.Feedback, topics.TicketEvents))
 	if err != nil {
 		t.Fatalf("starting kfake: %v", err)
 	}
@@ -291,16 +304,19 @@ func committedAll(ctx context.Context, t *testing.T, adm *kadm.Client, group, to
 // retry delays.
 func testConfig(db *testDB, brokers []string, group string, logger *slog.Logger) Config {
 	return Config{
-		Addr:         db.addr,
-		Database:     db.database,
-		Table:        db.table,
-		KafkaOpts:    []kgo.Opt{kgo.SeedBrokers(brokers...)},
-		Group:        group,
-		RetryMin:     20 * time.Millisecond,
-		RetryMax:     300 * time.Millisecond,
-		DialTimeout:  time.Second,
-		QueryTimeout: 10 * time.Second,
-		Logger:       logger,
+		Addr:              db.addr,
+		Database:          db.database,
+		Table:             db.table,
+		KafkaOpts:         []kgo.Opt{kgo.SeedBrokers(brokers...)},
+		FeedbackTable:     db.tables().Feedback,
+		TicketEventsTable: db.tables().TicketEvents,
+		DeadLettersTable:  db.tables().DeadLetters,
+		Group:             group,
+		RetryMin:          20 * time.Millisecond,
+		RetryMax:          300 * time.Millisecond,
+		DialTimeout:       time.Second,
+		QueryTimeout:      10 * time.Second,
+		Logger:            logger,
 	}
 }
 

@@ -43,6 +43,8 @@ func (s *Sink) retry(ctx context.Context, action string, counter *counter, attrs
 
 		wait := s.backoff.delay(attempt)
 		counter.add(1)
+		s.cfg.Metrics.DeliveryError()
+		s.cfg.Metrics.Retry()
 		s.log.Warn(action+" failed; retrying", append(attrs, "attempt", attempt, "retry_in", wait.String(), "error", err.Error())...)
 
 		timer := time.NewTimer(wait)

@@ -37,6 +37,11 @@ type Sink struct {
 	// stops Run there, as a crash would.
 	afterInsert func() error
 
+	// inserted marks the tables that the current batch was inserted into,
+	// so that the flush of drain, after cancellation interrupted a flush,
+	// does not insert them again. Only Run's goroutine uses it.
+	inserted insertedTables
+
 	// lastFetchError and lastFetchErrorAt rate-limit fetch error logs.
 	// Only Run's goroutine uses them.
 	lastFetchError   string
@@ -54,7 +59,7 @@ func New(cfg Config) (*Sink, error) {
 
 	opts := append(slices.Clone(cfg.KafkaOpts),
 		kgo.ConsumerGroup(cfg.Group),
-		kgo.ConsumeTopics(cfg.Topic),
+		kgo.ConsumeTopics(cfg.consumedTopics()...),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.RequireStableFetchOffsets(),
 		kgo.DisableAutoCommit(),
@@ -107,7 +112,7 @@ func (s *Sink) Run(ctx context.Context) error {
 
 	err := s.retry(ctx, "applying the ClickHouse schema", &s.counters.insertRetries,
 		[]any{"database", s.cfg.Database, "table", s.cfg.Table},
-		func(ctx context.Context) error { return ApplySchema(ctx, s.conn, s.cfg.Database, s.cfg.Table) })
+		func(ctx context.Context) error { return s.applySchemas(ctx) })
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -115,7 +120,7 @@ func (s *Sink) Run(ctx context.Context) error {
 		return err
 	}
 
-	s.log.Info("clickhouse sink started", "topic", s.cfg.Topic, "group", s.cfg.Group,
+	s.log.Info("clickhouse sink started", "topics", s.cfg.consumedTopics(), "group", s.cfg.Group,
 		"database", s.cfg.Database, "table", s.cfg.Table,
 		"batch_rows", s.cfg.BatchRows, "batch_wait", s.cfg.BatchWait.String())
 	err = s.consume(ctx)
@@ -141,6 +146,8 @@ func (s *Sink) consume(ctx context.Context) error {
 		before := len(batch)
 		fetches.EachRecord(func(r *kgo.Record) { batch = append(batch, r) })
 		s.counters.records.add(int64(len(batch) - before))
+		s.cfg.Metrics.Records(len(batch) - before)
+		s.cfg.Metrics.ObserveFetches(fetches)
 		if ctx.Err() != nil {
 			s.drain(ctx, batch)
 			return nil

@@ -7,7 +7,8 @@ import "sync/atomic"
 type Stats struct {
 	Records       int64 // records polled from Kafka
 	Batches       int64 // batches flushed and committed, or whose commit failed and was logged
-	Rows          int64 // rows inserted into ClickHouse
+	Rows          int64 // rows inserted into the decisions table
+	EventRows     int64 // rows inserted into the feedback, ticket events and dead letters tables
 	DeadLetters   int64 // records sent to the dead-letter topic
 	InsertRetries int64 // failed ClickHouse inserts, schema applications and schema registry lookups that were retried
 	DLQRetries    int64 // failed dead-letter produce calls that were retried
@@ -20,7 +21,7 @@ type counter struct{ atomic.Int64 }
 func (c *counter) add(n int64) { c.Add(n) }
 
 type counters struct {
-	records, batches, rows, deadLetters, insertRetries, dlqRetries, commitErrors counter
+	records, batches, rows, eventRows, deadLetters, insertRetries, dlqRetries, commitErrors counter
 }
 
 // Stats returns a snapshot of the counters. It is safe for concurrent use
@@ -31,6 +32,7 @@ func (s *Sink) Stats() Stats {
 		Records:       c.records.Load(),
 		Batches:       c.batches.Load(),
 		Rows:          c.rows.Load(),
+		EventRows:     c.eventRows.Load(),
 		DeadLetters:   c.deadLetters.Load(),
 		InsertRetries: c.insertRetries.Load(),
 		DLQRetries:    c.dlqRetries.Load(),

@@ -14,6 +14,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"mailtriage/internal/metrics"
+	"mailtriage/internal/tracing"
 	"mailtriage/schemas"
 	"mailtriage/topics"
 )
@@ -27,8 +29,11 @@ var ErrUnavailable = errors.New("kafka is unavailable")
 // Publisher produces inbound records with an idempotent producer and
 // acks=all. It is safe for concurrent use.
 type Publisher struct {
-	client *kgo.Client
-	serde  *schemas.Serde
+	client  *kgo.Client
+	serde   *schemas.Serde
+	metrics *metrics.Ingress
+	// stamps keeps the order of Publish calls in the record timestamps.
+	stamps Timestamps
 }
 
 // PublisherConfig configures NewPublisher.
@@ -44,6 +49,9 @@ type PublisherConfig struct {
 	// MaxBufferedRecords bounds the records waiting for the broker; a
 	// publish beyond it fails at once with ErrUnavailable. Default 10000.
 	MaxBufferedRecords int
+	// Metrics counts the published records (metrics.NewIngress). Nil, the
+	// default, counts none.
+	Metrics *metrics.Ingress
 }
 
 // NewPublisher connects a producer for the inbound and dead-letter topics.
@@ -76,7 +84,7 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the inbound producer: %w", err)
 	}
-	return &Publisher{client: client, serde: serde}, nil
+	return &Publisher{client: client, serde: serde, metrics: cfg.Metrics}, nil
 }
 
 // Publish produces email to the inbound topic under its key
@@ -86,10 +94,16 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 func (p *Publisher) Publish(ctx context.Context, email *schemas.InboundEmail) error {
 	value, err := p.serde.Encode(topics.Inbound, email)
 	if err != nil {
+		p.metrics.Published(email.Source, metrics.IngressFailed, 1)
 		return fmt.Errorf("encoding message %s of tenant %s: %w", email.MessageID, email.Tenant, err)
 	}
-	rec := &kgo.Record{Topic: topics.Inbound, Key: []byte(email.Key()), Value: value}
-	return p.produce(ctx, rec)
+	rec := &kgo.Record{Topic: topics.Inbound, Key: []byte(email.Key()), Value: value, Timestamp: p.stamps.Next(time.Now())}
+	_, span := tracing.StartProduce(ctx, tracing.SpanInboundProduce, rec, tracing.Tenant(email.Tenant), tracing.AttrSource.String(email.Source))
+	err = p.produce(ctx, rec)
+	tracing.RecordProduced(span, rec, err)
+	span.End()
+	p.metrics.Published(email.Source, publishResult(err), 1)
+	return err
 }
 
 // PublishDeadLetter produces dl to the dead-letter topic under key, for
@@ -100,7 +114,14 @@ func (p *Publisher) PublishDeadLetter(ctx context.Context, key string, dl *schem
 		return fmt.Errorf("encoding the dead letter %s: %w", dl.EventID, err)
 	}
 	rec := &kgo.Record{Topic: topics.DLQ, Key: []byte(key), Value: value}
-	return p.produce(ctx, rec)
+	_, span := tracing.StartProduce(ctx, tracing.SpanDeadLetter, rec, tracing.Tenant(dl.Tenant), tracing.AttrStage.String(dl.Stage))
+	err = p.produce(ctx, rec)
+	tracing.RecordProduced(span, rec, err)
+	span.End()
+	if err == nil {
+		p.metrics.DeadLetters(dl.SourceTopic, 1) // the source, for mail that never reached a topic
+	}
+	return err
 }
 
 // produce waits for the broker's acknowledgement of rec. TryProduce fails

@@ -13,6 +13,7 @@ import (
 
 	"mailtriage/connectors/blobstore"
 	"mailtriage/internal/ingest"
+	"mailtriage/internal/metrics"
 	"mailtriage/schemas"
 )
 
@@ -79,6 +80,9 @@ type Config struct {
 
 	// Logger receives the poller's logs. Default: logs are discarded.
 	Logger *slog.Logger
+	// Metrics counts the committed records (metrics.NewIngress). Nil, the
+	// default, counts none.
+	Metrics *metrics.Ingress
 	// Now returns the time of receipt of each item. Default time.Now.
 	Now func() time.Time
 }

@@ -13,6 +13,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"mailtriage/internal/metrics"
+	"mailtriage/internal/tracing"
+	"mailtriage/schemas"
 	"mailtriage/topics"
 )
 
@@ -200,7 +203,10 @@ func (p *Poller) stopped() error {
 
 // pollOnce requests the page after the committed cursor and commits it. It
 // reports whether the API has more pages right away.
-func (p *Poller) pollOnce(ctx context.Context) (bool, error) {
+func (p *Poller) pollOnce(ctx context.Context) (more bool, err error) {
+	ctx, span := tracing.Start(ctx, tracing.SpanPollerPage, tracing.Tenant(p.cfg.Tenant))
+	defer func() { tracing.End(span, err) }()
+
 	current := *p.committed.Load()
 	pg, err := p.fetch(ctx, current.Cursor)
 	if err != nil {
@@ -229,6 +235,8 @@ func (p *Poller) pollOnce(ctx context.Context) (bool, error) {
 
 	p.committed.Store(&next)
 	p.stats.add(len(prepared), deadLetters)
+	p.cfg.Metrics.Published(schemas.SourcePoller, metrics.IngressPublished, len(prepared)-deadLetters)
+	p.cfg.Metrics.DeadLetters(schemas.SourcePoller, deadLetters)
 	p.log.Info("page committed", "page", next.Pages, "items", len(prepared), "dead_letters", deadLetters, "has_more", pg.HasMore)
 	return pg.HasMore, nil
 }

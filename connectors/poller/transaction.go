@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"mailtriage/internal/importer"
+	"mailtriage/internal/tracing"
 	"mailtriage/topics"
 )
 
@@ -62,6 +63,7 @@ func (p *Poller) commitPage(ctx context.Context, prepared []*importer.Record, ne
 		if err != nil {
 			return 0, err
 		}
+		tracing.Inject(ctx, r)
 		records[i] = r
 	}
 	cursorRec, err := cursorRecord(p.key, next)
@@ -93,6 +95,7 @@ func (p *Poller) commitPage(ctx context.Context, prepared []*importer.Record, ne
 			if err != nil {
 				return 0, err
 			}
+			tracing.Inject(ctx, replacement)
 			records[i] = replacement
 			replaced++
 		}
@@ -116,7 +119,7 @@ func (p *Poller) produceInTransaction(ctx context.Context, producer *kgo.Client,
 	index := make(map[*kgo.Record]int, len(records)+1)
 	batch := make([]*kgo.Record, 0, len(records)+1)
 	for i, r := range append(records, cursorRec) {
-		c := &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value}
+		c := &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Headers: r.Headers}
 		index[c] = i
 		batch = append(batch, c)
 	}

@@ -53,7 +53,9 @@ func validateCommand(cmd *schemas.TicketCommand) error {
 // opens the ticket, so the customer's message is not lost.
 //
 // The message row is keyed by the command's event ID. When it already
-// exists, the command is a replay and nothing else is written. Otherwise
+// exists, the command is a replay: an append writes nothing else, and a
+// create may only change the routing of a ticket that no person has
+// worked on yet (rerouteReplay). Otherwise
 // a new ticket gets a "created" and a "routed" event, and an existing one
 // gets a "replied" event and a later updated_at. An append never changes
 // a ticket's queue or priority, because agents own those once the ticket
@@ -83,8 +85,14 @@ func applyCommandPolicy(ctx context.Context, tx pgx.Tx, cmd *schemas.TicketComma
 		return err
 	}
 	inserted, err := insertMessage(ctx, tx, ticketID, cmd, at)
-	if err != nil || !inserted {
+	if err != nil {
 		return err
+	}
+	if !inserted {
+		if cmd.Action == ActionCreate {
+			return rerouteReplay(ctx, tx, ticketID, cmd, now)
+		}
+		return nil
 	}
 
 	if created {

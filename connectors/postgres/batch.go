@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"mailtriage/internal/tracing"
 	"mailtriage/schemas"
 )
 
@@ -35,6 +36,7 @@ type batchResult struct {
 	skipped     int // records below the stored offset, applied before
 	markers     int // transaction markers passed
 	deadLetters int
+	receivedAt  []time.Time // of each command written, for the metrics
 }
 
 // handle applies one poll batch in one transaction, retrying until it
@@ -70,6 +72,7 @@ func (s *Sink) handle(ctx context.Context, fetches kgo.Fetches) error {
 			}
 			s.log.Debug("batch committed", "records", records, "applied", res.applied,
 				"skipped", res.skipped, "markers", res.markers, "dead_letters", res.deadLetters)
+			s.observeBatch(records, res)
 			break
 		}
 		if ctx.Err() != nil {
@@ -85,6 +88,8 @@ func (s *Sink) handle(ctx context.Context, fetches kgo.Fetches) error {
 			attempt--
 			continue
 		}
+		s.cfg.Metrics.DeliveryError()
+		s.cfg.Metrics.Retry()
 		if !s.waitRetry(ctx, "writing the batch to PostgreSQL failed; retrying", attempt, err, "records", records) {
 			return ctx.Err()
 		}
@@ -177,7 +182,9 @@ func (s *Sink) applyBatch(ctx context.Context, parts []partitionItems, isolate b
 
 			fault := it.fault
 			if fault == nil {
-				fault, err = s.applyItem(ctx, tx, it.cmd, now, isolate)
+				itemCtx, span := tracing.StartRecord(ctx, tracing.SpanSinkPostgres, it.rec, tracing.Tenant(it.cmd.Tenant))
+				fault, err = s.applyItem(itemCtx, tx, it.cmd, now, isolate)
+				tracing.End(span, errors.Join(fault, err))
 				if err != nil {
 					return res, err
 				}
@@ -187,6 +194,7 @@ func (s *Sink) applyBatch(ctx context.Context, parts []partitionItems, isolate b
 				continue
 			}
 			res.applied++
+			res.receivedAt = append(res.receivedAt, it.cmd.ReceivedAt)
 		}
 		if err := storeOffset(ctx, tx, s.cfg.Group, s.cfg.Topic, p.partition, next); err != nil {
 			return res, err

@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"mailtriage/internal/metrics"
 	"mailtriage/schemas"
 	"mailtriage/topics"
 )
@@ -80,6 +81,9 @@ type Config struct {
 
 	// Logger receives the sink's logs. Default: logs are discarded.
 	Logger *slog.Logger
+	// Metrics receives the sink's metrics (metrics.NewSink with
+	// metrics.SinkPostgres). Nil, the default, records none.
+	Metrics *metrics.Sink
 	// Now returns the time stamped on dead letters and on tickets whose
 	// command has no receive time. Default time.Now.
 	Now func() time.Time

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"mailtriage/internal/tracing"
 	"mailtriage/processors/runner"
 	"mailtriage/schemas"
 )
@@ -48,6 +49,7 @@ func (s *Sink) newDeadLetter(it item, fault error, now time.Time) deadLetter {
 		SourceTopic:     rec.Topic,
 		SourcePartition: rec.Partition,
 		SourceOffset:    rec.Offset,
+		TraceID:         tracing.TraceID(rec),
 		Attempts:        1,
 		FailedAt:        now,
 		Key:             rec.Key,

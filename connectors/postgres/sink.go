@@ -123,6 +123,7 @@ func (s *Sink) Run(ctx context.Context) error {
 			s.log.Warn("fetch failed", "fetch_topic", topic, "partition", partition, "error", err)
 		})
 
+		s.cfg.Metrics.ObserveFetches(fetches)
 		err := s.handle(ctx, fetches)
 		s.client.AllowRebalance()
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"mailtriage/internal/metrics"
 	"mailtriage/schemas"
 	"mailtriage/topics"
 )
@@ -70,6 +71,9 @@ type Config struct {
 
 	// Logger receives the sink's logs. Default: logs are discarded.
 	Logger *slog.Logger
+	// Metrics receives the sink's metrics (metrics.NewSink with
+	// metrics.SinkSlack). Nil, the default, records none.
+	Metrics *metrics.Sink
 	// Now returns the time stamped on dead letters. Default time.Now.
 	Now func() time.Time
 }

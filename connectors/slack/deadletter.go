@@ -9,6 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"mailtriage/internal/tracing"
 	"mailtriage/processors/runner"
 	"mailtriage/schemas"
 )
@@ -30,6 +31,7 @@ func (s *Sink) deadLetter(ctx context.Context, rec *kgo.Record, n *schemas.Notif
 		SourceTopic:     rec.Topic,
 		SourcePartition: rec.Partition,
 		SourceOffset:    rec.Offset,
+		TraceID:         tracing.TraceID(rec),
 		Attempts:        int32(attempts),
 		FailedAt:        s.cfg.Now(),
 		Key:             rec.Key,
@@ -70,6 +72,7 @@ func (s *Sink) deadLetter(ctx context.Context, rec *kgo.Record, n *schemas.Notif
 	}
 
 	s.stats.deadLettered.Add(1)
+	s.cfg.Metrics.DeadLetters(1)
 	s.log.Error("notification sent to the dead-letter topic",
 		"tenant", dl.Tenant, "partition", rec.Partition, "offset", rec.Offset,
 		"attempts", attempts, "error", dl.Error)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"mailtriage/internal/tracing"
 	"mailtriage/schemas"
 )
 
@@ -28,8 +29,10 @@ func (s *Sink) handle(ctx context.Context, rec *kgo.Record) error {
 		return s.deadLetter(ctx, rec, &n, errors.New("the notification has no eventId, so the ledger cannot track it: fix the producer"), 0)
 	}
 	log := s.log.With("tenant", n.Tenant, "event_id", n.EventID, "partition", rec.Partition, "offset", rec.Offset)
+	tracing.SetTenant(ctx, n.Tenant)
 
 	if n.Channel != "" && n.Channel != "slack" {
+		s.cfg.Metrics.Skipped("other_channel", 1)
 		if s.stats.addOtherChannel(n.Channel) {
 			log.Info("skipping notifications for a channel other than slack", "channel", n.Channel)
 		}
@@ -37,6 +40,7 @@ func (s *Sink) handle(ctx context.Context, rec *kgo.Record) error {
 	}
 	url, ok := s.cfg.Webhooks.Lookup(n.Tenant)
 	if !ok {
+		s.cfg.Metrics.Skipped("no_webhook", 1)
 		if s.stats.addNoWebhook(n.Tenant) {
 			log.Warn("tenant has no Slack webhook and there is no default; skipping its notifications")
 		}
@@ -64,10 +68,12 @@ func (s *Sink) handle(ctx context.Context, rec *kgo.Record) error {
 func (s *Sink) skipClaimed(log *slog.Logger, claim Claim) {
 	if claim.Previous == StatusPending {
 		s.stats.unknown.Add(1)
+		s.cfg.Metrics.Skipped("unknown", 1)
 		log.Warn("delivery outcome unknown: another run left it pending during the post, so it is not posted again")
 		return
 	}
 	s.stats.replayed.Add(1)
+	s.cfg.Metrics.Skipped("replayed", 1)
 	log.Debug("notification already in the ledger; not posting it again", "status", claim.Previous)
 }
 
@@ -89,6 +95,8 @@ func (s *Sink) post(ctx context.Context, log *slog.Logger, rec *kgo.Record, n *s
 		body:    body,
 		beforeRetry: func(attempt int) {
 			s.stats.retries.Add(1)
+			s.cfg.Metrics.DeliveryError() // the attempt before this one failed
+			s.cfg.Metrics.Retry()
 			// The attempt count is informational, so a failure is logged and
 			// the post goes ahead.
 			recCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.LedgerTimeout)
@@ -109,6 +117,7 @@ func (s *Sink) post(ctx context.Context, log *slog.Logger, rec *kgo.Record, n *s
 			return err
 		}
 		s.stats.delivered.Add(1)
+		s.cfg.Metrics.Delivered(n.ReceivedAt)
 		log.Debug("notification posted", "attempts", attempts)
 		return nil
 
@@ -117,6 +126,7 @@ func (s *Sink) post(ctx context.Context, log *slog.Logger, rec *kgo.Record, n *s
 		return errStopped
 	}
 
+	s.cfg.Metrics.DeliveryError()
 	if err := s.deadLetter(ctx, rec, n, postErr, attempts); err != nil {
 		if errors.Is(err, errStopped) {
 			s.release(ctx, n.EventID)

@@ -99,6 +99,8 @@ func (s *Sink) Run(ctx context.Context) error {
 			s.log.Warn("fetch failed", "topic", topic, "partition", partition, "error", err)
 		})
 
+		s.cfg.Metrics.ObserveFetches(fetches)
+		s.cfg.Metrics.Records(fetches.NumRecords())
 		err := s.runBatch(ctx, fetches.Records())
 		s.client.AllowRebalance()
 		if errors.Is(err, errStopped) {
@@ -143,7 +145,7 @@ func (s *Sink) runBatch(ctx context.Context, records []*kgo.Record) error {
 		if s.rebalanceWaiting.Load() {
 			break
 		}
-		if err := s.handle(ctx, rec); err != nil {
+		if err := s.handleTraced(ctx, rec); err != nil {
 			stop = err
 			break
 		}

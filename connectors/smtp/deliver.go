@@ -14,6 +14,7 @@ import (
 	"mailtriage/connectors/ingress"
 	"mailtriage/internal/ingest"
 	"mailtriage/internal/mime"
+	"mailtriage/internal/tracing"
 	"mailtriage/schemas"
 )
 
@@ -41,6 +42,11 @@ func (s *Server) deliver(raw []byte, env schemas.Envelope, rcpts []recipient) []
 	defer cancel()
 	now := s.now().UTC()
 	groups := groupByTenant(rcpts)
+	ctx, span := tracing.Start(ctx, tracing.SpanSMTPTransaction, tracing.AttrSource.String(s.source))
+	defer span.End()
+	if len(groups) == 1 {
+		span.SetAttributes(tracing.Tenant(groups[0].tenant))
+	}
 
 	// The parse does not depend on the tenant, so the first tenant's
 	// result serves all of them.

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"mailtriage/connectors/blobstore"
+	"mailtriage/internal/metrics"
 	"mailtriage/schemas"
 )
 
@@ -50,6 +51,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now returns the receive time of a message. Default time.Now.
 	Now func() time.Time
+	// Metrics counts the replies (metrics.NewSMTP). Nil, the default,
+	// counts none.
+	Metrics *metrics.SMTP
 }
 
 // Server is one SMTP or LMTP listener. Create it with New and run it with
@@ -58,11 +62,13 @@ type Server struct {
 	cfg    Config
 	source string // schemas.SourceSMTP or schemas.SourceLMTP
 	pub    Publisher
-	store  blobstore.Store
-	log    *slog.Logger
-	now    func() time.Time
-	router *router
-	smtp   *gosmtp.Server
+	// metrics counts the replies to MAIL, RCPT and DATA; nil counts none.
+	metrics *metrics.SMTP
+	store   blobstore.Store
+	log     *slog.Logger
+	now     func() time.Time
+	router  *router
+	smtp    *gosmtp.Server
 
 	// publishCtx is the parent of every publish. It outlives the context
 	// of Serve, so that a stop lets messages in flight finish, and ends
@@ -108,6 +114,8 @@ func New(opts Options) (*Server, error) {
 		log:    log.With("protocol", source),
 		now:    now,
 		router: newRouter(cfg),
+
+		metrics: opts.Metrics,
 	}
 	s.publishCtx, s.cancelPublish = context.WithCancel(context.Background())
 

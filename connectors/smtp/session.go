@@ -33,7 +33,8 @@ var _ gosmtp.LMTPSession = (*session)(nil)
 
 // Mail starts a transaction. go-smtp has already checked the syntax and
 // the SIZE parameter against the size limit.
-func (s *session) Mail(from string, _ *gosmtp.MailOptions) error {
+func (s *session) Mail(from string, _ *gosmtp.MailOptions) (err error) {
+	defer s.countReply("mail", &err)
 	if s.srv.draining.Load() {
 		return replyShuttingDown
 	}
@@ -47,7 +48,8 @@ func (s *session) Mail(from string, _ *gosmtp.MailOptions) error {
 
 // Rcpt accepts a recipient that a route takes and rejects the others with
 // 550 5.1.1, so that the sending server bounces them at once.
-func (s *session) Rcpt(to string, _ *gosmtp.RcptOptions) error {
+func (s *session) Rcpt(to string, _ *gosmtp.RcptOptions) (err error) {
+	defer s.countReply("rcpt", &err)
 	tenant, ok := s.srv.router.tenant(to)
 	if !ok {
 		if s.tracked != nil {
@@ -63,7 +65,8 @@ func (s *session) Rcpt(to string, _ *gosmtp.RcptOptions) error {
 // recipients. Its error is the one reply to the whole transaction: 250
 // only when every tenant's record was acknowledged or kept as a dead
 // letter.
-func (s *session) Data(r io.Reader) error {
+func (s *session) Data(r io.Reader) (err error) {
+	defer s.countReply("data", &err)
 	defer s.markBusy()()
 	raw, err := s.readData(r)
 	if err != nil {
@@ -80,6 +83,7 @@ func (s *session) LMTPData(r io.Reader, status gosmtp.StatusCollector) error {
 	defer s.markBusy()()
 	raw, err := s.readData(r)
 	if err != nil {
+		s.countReply("data", &err)
 		return err
 	}
 	outcomes := s.srv.deliver(raw, s.envelope(), s.rcpts)
@@ -89,6 +93,7 @@ func (s *session) LMTPData(r io.Reader, status gosmtp.StatusCollector) error {
 	}
 	for _, rc := range s.rcpts {
 		status.SetStatus(rc.addr, byTenant[rc.tenant])
+		s.srv.metrics.Reply("data", metricReplyCode("data", byTenant[rc.tenant]))
 	}
 	return nil
 }

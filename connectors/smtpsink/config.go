@@ -13,6 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"mailtriage/internal/metrics"
 	"mailtriage/schemas"
 	"mailtriage/topics"
 )
@@ -172,6 +173,9 @@ type Config struct {
 
 	// Logger receives the sink's logs. Default: discarded.
 	Logger *slog.Logger
+	// Metrics receives the sink's metrics (metrics.NewSink with
+	// metrics.SinkSMTP). Nil, the default, records none.
+	Metrics *metrics.Sink
 	// Now returns the current time for the ledger and the Date header.
 	// Default time.Now.
 	Now func() time.Time

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"mailtriage/internal/tracing"
 	"mailtriage/processors/runner"
 	"mailtriage/schemas"
 )
@@ -48,6 +49,7 @@ func (s *Sink) newDeadLetter(rec *kgo.Record, tenant string, cause error, attemp
 		SourceTopic:     rec.Topic,
 		SourcePartition: rec.Partition,
 		SourceOffset:    rec.Offset,
+		TraceID:         tracing.TraceID(rec),
 		Attempts:        int32(attempts),
 		FailedAt:        s.cfg.Now(),
 		Key:             rec.Key,
@@ -103,6 +105,7 @@ func (s *Sink) flushOutbox(ctx context.Context) error {
 		sent, err := s.sendOutbox(ctx)
 		if sent > 0 {
 			s.stats.deadLettered.Add(int64(sent))
+			s.cfg.Metrics.DeadLetters(sent)
 			s.log.Info("dead letters produced", "count", sent, "dlq_topic", s.cfg.DLQTopic)
 		}
 		return err

@@ -35,7 +35,7 @@ func (s *Sink) handleFetches(ctx context.Context, fetches kgo.Fetches) error {
 			if rec.Attrs.IsControl() && i < len(p.Records)-1 {
 				continue
 			}
-			if err = s.handle(ctx, rec); err != nil {
+			if err = s.handleTraced(ctx, rec); err != nil {
 				return
 			}
 		}
@@ -98,12 +98,15 @@ func (s *Sink) handle(ctx context.Context, rec *kgo.Record) error {
 		}
 	case claimReplayed:
 		s.stats.replayed.Add(1)
+		s.cfg.Metrics.Skipped("replayed", 1)
 		log.Debug("auto-reply already in the ledger; not sending it again")
 	case claimInFlight:
 		s.stats.unknown.Add(1)
+		s.cfg.Metrics.Skipped("unknown", 1)
 		log.Warn("auto-reply outcome unknown: another run left it sending, so it is not sent again")
 	case claimSuppressed:
 		s.stats.suppressed.Add(1)
+		s.cfg.Metrics.AutoReplySuppressed(reason)
 		log.Info("auto-reply suppressed", "reason", reason)
 	case claimSend:
 		return s.deliver(ctx, log, rec, c.cmd, &out)
@@ -161,6 +164,8 @@ func (s *Sink) deliver(ctx context.Context, log *slog.Logger, rec *kgo.Record, c
 		err := send(ctx, &s.cfg.Relay, s.cfg.EnvelopeFrom, out)
 		if err == nil {
 			s.stats.sent.Add(1)
+			s.cfg.Metrics.Delivered(cmd.ReceivedAt)
+			s.cfg.Metrics.AutoReplySent()
 			log.Info("auto-reply sent", "attempts", attempt)
 			return s.record(ctx, cmd.EventID, StateSent, attempt, "", nil)
 		}
@@ -169,6 +174,7 @@ func (s *Sink) deliver(ctx context.Context, log *slog.Logger, rec *kgo.Record, c
 		if !errors.As(err, &sendErr) {
 			sendErr = &sendError{outcomeTemporary, err}
 		}
+		s.cfg.Metrics.DeliveryError()
 		switch {
 		case sendErr.outcome == outcomeUnknown:
 			s.stats.unknown.Add(1)
@@ -189,6 +195,7 @@ func (s *Sink) deliver(ctx context.Context, log *slog.Logger, rec *kgo.Record, c
 		wait := s.cfg.Retry.backoff(attempt)
 		log.Warn("sending an auto-reply failed; retrying", "attempt", attempt, "retry_in", wait.String(), "error", err)
 		s.stats.retries.Add(1)
+		s.cfg.Metrics.Retry()
 		if ctx.Err() != nil || !sleep(ctx, wait) {
 			s.releaseClaim(ctx, log, rec, cmd.EventID)
 			return errStopped

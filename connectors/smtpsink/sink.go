@@ -120,6 +120,7 @@ func (s *Sink) Run(ctx context.Context) error {
 			s.log.Warn("fetch failed", "fetch_topic", topic, "partition", partition, "error", err)
 		})
 
+		s.cfg.Metrics.Polled(fetches)
 		err := s.handleFetches(ctx, fetches)
 		s.client.AllowRebalance()
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"mailtriage/connectors/ingress"
 	"mailtriage/internal/ingest"
 	"mailtriage/internal/mime"
+	"mailtriage/internal/tracing"
 	"mailtriage/schemas"
 )
 
@@ -41,10 +42,16 @@ type inboundRequest struct {
 // serveInbound checks a request in the order of the cheapest rejection
 // first: method, tenant, content type, signature headers, size, signature.
 // Only then does it read what the body holds.
+//
+// Each request is the root span of a new trace: a traceparent header from
+// the sender belongs to the sender's system, so it is not followed.
 func (g *Gateway) serveInbound(w http.ResponseWriter, r *http.Request, kind inboundKind) {
 	receivedAt := g.cfg.Now()
 	tenantName := r.PathValue("tenant")
 	entryOf(r).tenant = truncate(tenantName, 64)
+	ctx, span := tracing.Start(r.Context(), tracing.SpanWebhookRequest, tracing.AttrSource.String(kind.source))
+	defer span.End()
+	r = r.WithContext(ctx)
 
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -52,6 +59,9 @@ func (g *Gateway) serveInbound(w http.ResponseWriter, r *http.Request, kind inbo
 		return
 	}
 	tenant, ok := g.cfg.Tenants[tenantName]
+	if ok {
+		span.SetAttributes(tracing.Tenant(tenantName))
+	}
 	if !ok {
 		reject(w, r, http.StatusNotFound, "unknown-tenant", fmt.Sprintf("unknown tenant %q: post to a tenant configured under tenants in the gateway config", truncate(tenantName, 64)))
 		return

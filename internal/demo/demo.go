@@ -49,6 +49,10 @@ type Config struct {
 	Timeout time.Duration
 	// Logger receives the runner's logs. Default discards them.
 	Logger *slog.Logger
+	// ThreadSalt is the secret salt of the participant digests in the
+	// thread index (processors.ThreadConfig.AddressSalt). Empty, the
+	// default, leaves them unsalted.
+	ThreadSalt string
 
 	// ProcessorGroup is the consumer group of the demo's processor; its
 	// transactional ID is the group with "-demo" appended. Default

@@ -10,6 +10,7 @@ import (
 
 	"mailtriage/connectors/blobstore"
 	"mailtriage/connectors/files"
+	"mailtriage/connectors/ingress"
 	mailimport "mailtriage/internal/importer"
 	"mailtriage/schemas"
 	"mailtriage/topics"
@@ -35,6 +36,9 @@ type importer struct {
 
 	items   []imported
 	pending []pendingRecord
+	// stamps keeps the import order in the record timestamps, so that the
+	// processor meets an original before a reply on another partition.
+	stamps ingress.Timestamps
 }
 
 // pendingRecord is a record waiting to be produced, with what it takes to
@@ -92,7 +96,8 @@ func (im *importer) add(ctx context.Context, item files.Item) error {
 		if err != nil {
 			return fmt.Errorf("encoding %s: %w", item.Name, err)
 		}
-		p.record = &kgo.Record{Topic: topics.Inbound, Key: []byte(prepared.Email.Key()), Value: value}
+		p.record = &kgo.Record{Topic: topics.Inbound, Key: []byte(prepared.Email.Key()), Value: value,
+			Timestamp: im.stamps.Next(time.Now())}
 	}
 
 	im.items = append(im.items, imported{name: mailimport.DisplayName(item.Name, im.cfg.Mail), key: string(p.record.Key)})

@@ -24,7 +24,10 @@ const (
 // returns the function that stops it and waits for it to finish.
 func startRunner(ctx context.Context, brokers []string, cfg Config) (func(), error) {
 	runCtx, cancel := context.WithCancel(ctx)
-	chain, err := processors.DefaultChain(processors.ChainConfig{RulesFile: cfg.RulesFile, Context: runCtx, Logger: cfg.Logger, Model: cfg.Model})
+	chain, err := processors.DefaultChain(processors.ChainConfig{
+		RulesFile: cfg.RulesFile, Context: runCtx, Logger: cfg.Logger, Model: cfg.Model,
+		Thread: processors.ThreadConfig{AddressSalt: cfg.ThreadSalt},
+	})
 	if err != nil {
 		cancel()
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"mailtriage/connectors/files"
 	"mailtriage/connectors/ingress"
 	"mailtriage/internal/ingest"
+	"mailtriage/internal/tracing"
 	"mailtriage/schemas"
 	"mailtriage/topics"
 )
@@ -204,6 +205,8 @@ func (r *run) stop(err error) error {
 // importOne prepares and publishes one message and counts its outcome. It
 // returns an error only when the import must stop.
 func (r *run) importOne(ctx context.Context, item files.Item) error {
+	ctx, span := tracing.Start(ctx, tracing.SpanImportMessage, tracing.Tenant(r.cfg.Tenant))
+	defer span.End()
 	now := r.cfg.Now()
 	rec, err := Prepare(ctx, item.Name, item.Raw, PrepareOptions{
 		Tenant: r.cfg.Tenant, Source: schemas.SourceImport, Store: r.cfg.Store, Now: now,

@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"mailtriage/internal/metrics"
 	"mailtriage/internal/state"
 	"mailtriage/processors"
 )
@@ -21,6 +22,8 @@ type batch struct {
 	stores map[int32]*state.Changelog // stores written in this batch
 	global *state.GlobalTable         // the thread index, written by any record
 	tally  batchTally
+	// metrics collects the batch's metrics until its transaction ends.
+	metrics *metrics.Batch
 
 	mu        sync.Mutex // guards failures
 	failures  []produceFailure
@@ -41,10 +44,12 @@ func (r *Runner) runBatch(ctx context.Context, fetches kgo.Fetches) error {
 		return fmt.Errorf("beginning a transaction: %w", err)
 	}
 	b := &batch{
-		stores: make(map[int32]*state.Changelog),
-		global: r.global,
-		tally:  batchTally{next: make(map[int32]int64)},
+		stores:  make(map[int32]*state.Changelog),
+		global:  r.global,
+		tally:   batchTally{next: make(map[int32]int64)},
+		metrics: r.cfg.Metrics.NewBatch(),
 	}
+	r.batchMetrics = b.metrics
 	now := r.cfg.Now()
 
 	missing := int32(-1) // an input partition without a store, if any
@@ -124,7 +129,9 @@ func (r *Runner) processInTimeOrder(ctx context.Context, b *batch, parts []kgo.F
 
 // processOne processes one input record and produces what it yields.
 func (r *Runner) processOne(ctx context.Context, b *batch, rec *kgo.Record, store state.Store, now time.Time) error {
+	ctx, span := startRecordSpan(ctx, rec)
 	res, err := r.processRecord(ctx, rec, store, now)
+	endRecordSpan(ctx, span, res, err)
 	if err != nil {
 		return err
 	}
@@ -133,6 +140,7 @@ func (r *Runner) processOne(ctx context.Context, b *batch, rec *kgo.Record, stor
 		r.produce(ctx, b, out, pos)
 	}
 
+	observeRecord(b, rec.Topic, res)
 	b.processed = append(b.processed, pos)
 	b.tally.records++
 	b.tally.next[rec.Partition] = max(b.tally.next[rec.Partition], rec.Offset+1)
@@ -182,6 +190,7 @@ func (r *Runner) endBatch(ctx context.Context, b *batch, commit bool) error {
 			"source_partition", f.source.Partition, "source_offset", f.source.Offset, "error", f.err)
 		if f.source.Topic != "" && recordFault(f.err) {
 			r.poison.add(f.source, f.err)
+			r.cfg.Metrics.Retried(metrics.RetryProduce, 1)
 		}
 	}
 	commit = commit && len(failures) == 0
@@ -190,11 +199,13 @@ func (r *Runner) endBatch(ctx context.Context, b *batch, commit bool) error {
 	if err != nil {
 		b.discard()
 		r.stats.aborted()
+		b.metrics.Abort()
 		return fmt.Errorf("ending the transaction: %w", err)
 	}
 	if !committed {
 		b.discard()
 		r.stats.aborted()
+		b.metrics.Abort()
 		r.log.Warn("transaction aborted; the batch will be polled again", "records", b.tally.records)
 		return nil
 	}
@@ -207,6 +218,7 @@ func (r *Runner) endBatch(ctx context.Context, b *batch, commit bool) error {
 		r.poison.forget(pos)
 	}
 	r.stats.committed(&b.tally)
+	b.metrics.Commit(time.Now())
 	r.log.Debug("transaction committed", "records", b.tally.records, "outputs", b.tally.outputs,
 		"dead_letters", b.tally.deadLetters, "duplicates", b.tally.duplicates)
 	return nil
@@ -224,6 +236,7 @@ func (r *Runner) abortOnStop(ctx context.Context, b *batch) {
 		return
 	}
 	r.stats.aborted()
+	b.metrics.Abort()
 }
 
 // discard drops the pending writes of every store of the batch and of

@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"mailtriage/internal/metrics"
 	"mailtriage/processors"
 	"mailtriage/schemas"
 	"mailtriage/topics"
@@ -70,6 +71,9 @@ type Config struct {
 
 	// Logger receives the runner's logs. Default: logs are discarded.
 	Logger *slog.Logger
+	// Metrics receives the runner's metrics (metrics.NewProcessor). Nil,
+	// the default, records none.
+	Metrics *metrics.Processor
 	// ClientOpts are extra franz-go options (TLS, SASL, timeouts) for every
 	// client the runner creates. They are applied before the runner's own
 	// options, so they cannot change the group, the transactional ID, the

@@ -10,6 +10,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"mailtriage/internal/logging"
+	"mailtriage/internal/tracing"
 	"mailtriage/processors"
 	"mailtriage/schemas"
 )
@@ -25,6 +27,9 @@ const (
 	HeaderSourceOffset    = "mailtriage.dlq.source-offset"
 	HeaderAttempts        = "mailtriage.dlq.attempts"
 	HeaderTenant          = "mailtriage.dlq.tenant" // only when the tenant is known
+	// HeaderTraceID is the trace ID of the message, 32 hex digits, when the
+	// input record carried a W3C traceparent or the processor traced it.
+	HeaderTraceID = "mailtriage.dlq.trace-id"
 )
 
 // maxErrorText bounds the error text of a dead letter, in bytes.
@@ -44,6 +49,7 @@ func (r *Runner) deadLetterResult(rec *kgo.Record, email *schemas.InboundEmail, 
 		SourceOffset:    rec.Offset,
 		Attempts:        int32(attempts),
 		FailedAt:        now,
+		TraceID:         tracing.TraceID(rec),
 	}
 	if attempts <= 1 {
 		dl.Key = rec.Key
@@ -64,10 +70,9 @@ func (r *Runner) deadLetterResult(rec *kgo.Record, email *schemas.InboundEmail, 
 	}
 	out.Value = value
 
-	r.log.Warn("record sent to the dead-letter topic",
-		"topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset,
-		"tenant", dl.Tenant, "stage", stage, "error", dl.Error, "attempts", attempts)
-	return recordResult{records: []*kgo.Record{out}, deadLetter: true}
+	r.log.Warn("record sent to the dead-letter topic", append(logging.Record(rec),
+		"tenant", dl.Tenant, "stage", stage, "error", dl.Error, "attempts", attempts)...)
+	return recordResult{records: []*kgo.Record{out}, deadLetter: true, stage: stage}
 }
 
 // DeadLetterHeaders repeats the context of dl in record headers, so that
@@ -85,6 +90,9 @@ func DeadLetterHeaders(dl *schemas.DeadLetter) []kgo.RecordHeader {
 	}
 	if dl.Tenant != "" {
 		h = append(h, kgo.RecordHeader{Key: HeaderTenant, Value: []byte(dl.Tenant)})
+	}
+	if dl.TraceID != "" {
+		h = append(h, kgo.RecordHeader{Key: HeaderTraceID, Value: []byte(dl.TraceID)})
 	}
 	return h
 }

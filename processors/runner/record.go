@@ -27,6 +27,8 @@ type recordResult struct {
 	records    []*kgo.Record // outputs or one dead letter, in produce order
 	deadLetter bool
 	duplicate  bool
+	stage      string              // the stage that failed, for a dead letter
+	message    *processors.Message // the processed message, unless a dead letter
 }
 
 // processRecord decodes rec, runs the chain on it with the partition's
@@ -75,7 +77,7 @@ func (r *Runner) processRecord(ctx context.Context, rec *kgo.Record, store state
 
 	view.apply()
 	globalView.apply()
-	return recordResult{records: records, duplicate: m.Duplicate}, nil
+	return recordResult{records: records, duplicate: m.Duplicate, message: m}, nil
 }
 
 // runChain runs chain on m and turns a panic of a processor into an error,

@@ -22,6 +22,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"mailtriage/internal/metrics"
 	"mailtriage/internal/state"
 	"mailtriage/processors"
 	"mailtriage/schemas"
@@ -43,6 +44,10 @@ type Runner struct {
 	global *state.GlobalTable // the thread index, shared by all partitions
 	stats  statsCounter
 	poison poisonList
+
+	// batchMetrics collects the metrics of the open transaction; nil when
+	// Config.Metrics is nil. Only Run's goroutine uses it.
+	batchMetrics *metrics.Batch
 
 	running   atomic.Bool
 	fatalMu   sync.Mutex // guards fatal and stop
@@ -68,6 +73,10 @@ func New(cfg Config) (*Runner, error) {
 		log:    cfg.Logger.With("component", "runner", "group", cfg.Group, "input", cfg.InputTopic),
 		stores: newPartitionStores(),
 	}
+	if cfg.Metrics != nil {
+		r.cfg.Chain = r.timeChain(cfg.Chain)
+	}
+	r.cfg.Chain = traceChain(r.cfg.Chain)
 
 	restoreOpts := append(append([]kgo.Opt(nil), cfg.ClientOpts...),
 		kgo.SeedBrokers(cfg.Brokers...),
@@ -166,6 +175,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		fetches.EachError(func(topic string, partition int32, err error) {
 			r.log.Warn("fetch failed", "topic", topic, "partition", partition, "error", err)
 		})
+		r.cfg.Metrics.ObserveFetches(fetches)
 		if fetches.NumRecords() == 0 {
 			continue
 		}

@@ -1,0 +1,23 @@
+package slack
+
+import (
+	"context"
+	"errors"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"mailtriage/internal/tracing"
+)
+
+// handleTraced runs handle in a sink.slack span, a child of the processor
+// span that the record's traceparent header names.
+func (s *Sink) handleTraced(ctx context.Context, rec *kgo.Record) error {
+	ctx, span := tracing.StartRecord(ctx, tracing.SpanSinkSlack, rec)
+	err := s.handle(ctx, rec)
+	if errors.Is(err, errStopped) {
+		span.End() // a stop is not a failure of the record
+		return err
+	}
+	tracing.End(span, err)
+	return err
+}
