@@ -6,8 +6,10 @@ BIN     := bin/mailtriage
 DEMO_FLAGS ?=
 # Flags passed to `go test`, e.g. make test TEST_FLAGS="-run Runner -v"
 TEST_FLAGS ?=
+# Time per target of `make fuzz`, as go test -fuzztime takes it, e.g. 5m
+FUZZTIME ?= 60s
 
-.PHONY: build demo test test-unit stack-up stack-down stack-clean lint clean bench bench-quick
+.PHONY: build demo test test-unit stack-up stack-down stack-clean lint clean bench bench-quick fuzz fuzz-ci
 
 build:
 	$(GO) build -o $(BIN) ./cmd/mailtriage
@@ -52,6 +54,16 @@ bench:
 # prints the section and leaves BENCHMARKS.md as it is.
 bench-quick:
 	BENCH_QUICK=1 ./scripts/bench/run.sh
+
+# fuzz runs each fuzz target in turn for FUZZTIME (scripts/fuzz.sh). A
+# failing input lands in testdata/fuzz/ of its package: commit it, and the
+# plain `go test` runs it as a regression test. `make test` does not fuzz.
+fuzz:
+	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
+
+# fuzz-ci is the short run of .ci/run: 10 seconds per target.
+fuzz-ci:
+	FUZZTIME=10s ./scripts/fuzz.sh
 
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -71,7 +71,7 @@ func Unmarshal(data []byte, v any) error {
 	if old != nil {
 		native, rest, err = old.upgrade(body)
 	} else {
-		native, rest, err = c.codec.NativeFromBinary(body)
+		native, rest, err = decodeNative(c.codec, body)
 	}
 	if err != nil {
 		return fmt.Errorf("schemas: %w: decoding the %s body failed (%v), so the record is truncated or was written with another schema: send it to the dead-letter topic", ErrCorruptRecord, name, err)
@@ -102,6 +102,10 @@ func SchemaName(v any) (string, error) {
 		return NameFeedbackEvent, nil
 	case AutoReply, *AutoReply:
 		return NameAutoReply, nil
+	case OutboundMessage, *OutboundMessage:
+		return NameOutboundMessage, nil
+	case TicketEvent, *TicketEvent:
+		return NameTicketEvent, nil
 	}
 	return "", unsupportedType(v, "a value of, or pointer to,")
 }

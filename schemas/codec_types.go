@@ -20,6 +20,10 @@ func nativeFromGo(v any) (string, map[string]any, error) {
 		return NameFeedbackEvent, feedbackEventToNative(&x), nil
 	case AutoReply:
 		return NameAutoReply, autoReplyToNative(&x), nil
+	case OutboundMessage:
+		return NameOutboundMessage, outboundMessageToNative(&x), nil
+	case TicketEvent:
+		return NameTicketEvent, ticketEventToNative(&x), nil
 	}
 
 	name, err := schemaNameOfPointer(v)
@@ -43,6 +47,10 @@ func nativeFromGo(v any) (string, map[string]any, error) {
 		native = feedbackEventToNative(x)
 	case *AutoReply:
 		native = autoReplyToNative(x)
+	case *OutboundMessage:
+		native = outboundMessageToNative(x)
+	case *TicketEvent:
+		native = ticketEventToNative(x)
 	}
 	return name, native, nil
 }
@@ -67,6 +75,10 @@ func schemaNameOfPointer(v any) (string, error) {
 		name, isNil = NameFeedbackEvent, x == nil
 	case *AutoReply:
 		name, isNil = NameAutoReply, x == nil
+	case *OutboundMessage:
+		name, isNil = NameOutboundMessage, x == nil
+	case *TicketEvent:
+		name, isNil = NameTicketEvent, x == nil
 	default:
 		return "", unsupportedType(v, "a pointer to")
 	}
@@ -95,6 +107,10 @@ func goFromNative(native any, v any) error {
 		return fillFromNative(x, NameFeedbackEvent, native, feedbackEventFromNative)
 	case *AutoReply:
 		return fillFromNative(x, NameAutoReply, native, autoReplyFromNative)
+	case *OutboundMessage:
+		return fillFromNative(x, NameOutboundMessage, native, outboundMessageFromNative)
+	case *TicketEvent:
+		return fillFromNative(x, NameTicketEvent, native, ticketEventFromNative)
 	}
 	return unsupportedType(v, "a pointer to")
 }

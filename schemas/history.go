@@ -55,7 +55,7 @@ func loadHistory() {
 // encodes, so encoding with the current codec and decoding again applies
 // the Avro rule for fields added with a default.
 func (h *historical) upgrade(body []byte) (any, []byte, error) {
-	old, rest, err := h.codec.NativeFromBinary(body)
+	old, rest, err := decodeNative(h.codec, body)
 	if err != nil {
 		return nil, rest, err
 	}

@@ -12,13 +12,15 @@ import (
 // Full Avro names of the top-level contracts, as SchemaName returns them and
 // as Fingerprint and Schema accept them.
 const (
-	NameInboundEmail  = "mailtriage.InboundEmail"
-	NameTicketCommand = "mailtriage.TicketCommand"
-	NameNotification  = "mailtriage.Notification"
-	NameDecisionEvent = "mailtriage.DecisionEvent"
-	NameDeadLetter    = "mailtriage.DeadLetter"
-	NameFeedbackEvent = "mailtriage.FeedbackEvent"
-	NameAutoReply     = "mailtriage.AutoReply"
+	NameInboundEmail    = "mailtriage.InboundEmail"
+	NameTicketCommand   = "mailtriage.TicketCommand"
+	NameNotification    = "mailtriage.Notification"
+	NameDecisionEvent   = "mailtriage.DecisionEvent"
+	NameDeadLetter      = "mailtriage.DeadLetter"
+	NameFeedbackEvent   = "mailtriage.FeedbackEvent"
+	NameAutoReply       = "mailtriage.AutoReply"
+	NameOutboundMessage = "mailtriage.OutboundMessage"
+	NameTicketEvent     = "mailtriage.TicketEvent"
 )
 
 //go:embed *.avsc history/*.avsc
@@ -49,6 +51,8 @@ var contractFiles = []struct{ name, file string }{
 	{NameDeadLetter, "dead_letter.avsc"},
 	{NameFeedbackEvent, "feedback_event.avsc"},
 	{NameAutoReply, "auto_reply.avsc"},
+	{NameOutboundMessage, "outbound_message.avsc"},
+	{NameTicketEvent, "ticket_event.avsc"},
 }
 
 // Codecs are built once at package initialization. A schema file that does

@@ -61,6 +61,8 @@ func DefaultBindings() []Binding {
 		{topics.DLQ, NameDeadLetter},
 		{topics.Feedback, NameFeedbackEvent},
 		{topics.AutoReplies, NameAutoReply},
+		{topics.Outbound, NameOutboundMessage},
+		{topics.TicketEvents, NameTicketEvent},
 	}
 }
 
@@ -235,7 +237,7 @@ func (s *Serde) DecodeContext(ctx context.Context, data []byte, v any) error {
 
 // decodeBody decodes the Avro binary body of contract c into v.
 func decodeBody(c *contract, body []byte, v any) error {
-	native, rest, err := c.codec.NativeFromBinary(body)
+	native, rest, err := decodeNative(c.codec, body)
 	if err != nil {
 		return fmt.Errorf("schemas: %w: decoding the %s body failed (%v), so the record is truncated or was written with another schema: send it to the dead-letter topic", ErrCorruptRecord, c.name, err)
 	}

@@ -32,7 +32,7 @@ func newAdmin(t *testing.T, seed ...kfake.Opt) func() *kadm.Client {
 
 func TestSpecsCoverEveryTopic(t *testing.T) {
 	specs := Specs(4, 3)
-	want := []string{Inbound, Tickets, Notifications, Analytics, AutoReplies, Feedback, DLQ, DedupeChangelog, ThreadIndex}
+	want := []string{Inbound, Tickets, Notifications, Analytics, AutoReplies, Outbound, Feedback, TicketEvents, DLQ, DedupeChangelog, ThreadIndex}
 	if len(specs) != len(want) {
 		t.Fatalf("Specs returned %d topics, expected %d", len(specs), len(want))
 	}

@@ -10,7 +10,9 @@ const (
 	Notifications = "mailtriage.notifications.v1" // Notification, key tenant/ticketRef
 	Analytics     = "mailtriage.analytics.v1"     // DecisionEvent, key tenant/messageId
 	AutoReplies   = "mailtriage.autoreplies.v1"   // auto-reply commands
+	Outbound      = "mailtriage.outbound.v1"      // OutboundMessage, key tenant/ticketRef
 	Feedback      = "mailtriage.feedback.v1"      // human overrides of decisions
+	TicketEvents  = "mailtriage.ticket-events.v1" // TicketEvent, key tenant/ticketRef
 	DLQ           = "mailtriage.dlq.v1"           // DeadLetter, key as the source record
 
 	// DLQReplayed is the compacted ledger of the dead letters that

@@ -49,6 +49,8 @@ type Inputs struct {
 	Chain      GoRun
 	Codec      GoRun
 	Gateway    GoRun
+	// Topology is the output of BenchmarkTopology (processors/runner).
+	Topology GoRun
 }
 
 // ParseRun is the outcome of one parse runner.
@@ -111,7 +113,7 @@ func LoadDir(dir string) (*Inputs, error) {
 		}
 	}
 
-	for name, run := range map[string]*GoRun{"chain": &in.Chain, "codec": &in.Codec, "gateway": &in.Gateway} {
+	for name, run := range map[string]*GoRun{"chain": &in.Chain, "codec": &in.Codec, "gateway": &in.Gateway, "topology": &in.Topology} {
 		if *run, err = loadGoRun(dir, name); err != nil {
 			return nil, err
 		}

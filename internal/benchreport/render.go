@@ -13,6 +13,7 @@ const (
 	TargetParseVsMailparser = 1.5    // mailtriage parsing throughput over mailparser's
 	TargetChainRate         = 20_000 // processor chain emails per second on one core
 	TargetGatewayRate       = 3_000  // signed gateway requests per second on two cores
+	TargetTopologyRatio     = 0.5    // exactly-once topology rate over the pass-through rate on the same broker
 )
 
 // ParseSettings are the corpus folder and the pass limits the parse
@@ -34,6 +35,7 @@ func Render(in *Inputs) string {
 	renderChain(&b, in.Chain)
 	renderCodec(&b, in.Codec)
 	renderGateway(&b, in.Gateway)
+	renderTopology(&b, in.Topology)
 	renderNotMeasured(&b)
 	return b.String()
 }

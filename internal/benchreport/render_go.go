@@ -101,9 +101,6 @@ func renderGateway(b *strings.Builder, run GoRun) {
 func renderNotMeasured(b *strings.Builder) {
 	b.WriteString("\n### Not measured yet\n\n")
 	for _, line := range []string{
-		"Exactly-once topology on the Kafka 4.4 broker and on kfake, in emails/s, and its ratio to a " +
-			"pass-through topology with the same transactions and no processing: not measured yet: needs " +
-			"a topology benchmark that runs the processor and a pass-through copy against the same broker.",
 		"End-to-end latency p50, p95 and p99 from gateway receipt to ticket row at a fixed rate of " +
 			"1,000 emails/s: not measured yet: needs a load generator at a fixed rate and the PostgreSQL " +
 			"sink's commit time of each ticket row.",

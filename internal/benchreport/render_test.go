@@ -56,6 +56,10 @@ func writeResults(t *testing.T) string {
 	write("codec.txt", "BenchmarkMarshalInboundEmail 1000 5000 ns/op 400.00 MB/s 2000 B/op 20 allocs/op\n")
 	write("gateway.cmd", "go test ./connectors/webhook")
 	write("gateway.skipped", "`go test` failed with exit status 1")
+	write("topology.cmd", "go test ./processors/runner")
+	write("topology.txt", "BenchmarkTopology/kfake/chain-2 1 2000000000 ns/op 500.0 emails/s 10.00 transactions\n"+
+		"BenchmarkTopology/kfake/passthrough-2 1 200000000 ns/op 10000 emails/s 10.00 transactions\n"+
+		"--- SKIP: BenchmarkTopology/kafka\n")
 	return dir
 }
 
@@ -85,6 +89,9 @@ func TestRenderFromResults(t *testing.T) {
 		"```\n      flat  flat%   sum%        cum   cum%\n     1.20s 40.00% 40.00%      1.50s 50.00%  regexp.(*Regexp).doExecute\n```",
 		"It stops after 5 passes, or earlier once at least 3 passes took 3.0 s in total",
 		"not measured yet: needs the baseline consumer",
+		// 500 / 10000 = 0.05 against a target of 0.5.
+		"| kfake | 500 | 10000 | 0.05 (target at least 0.50: missed by 0.45, 90% below (the target is 10x the measured figure)) |",
+		"| kafka | not measured in this run: skipped or failed",
 		"run mailtriage\nrun enmime\nrun python-email\nrun mailparser\n",
 	} {
 		if !strings.Contains(got, exp) {
@@ -93,6 +100,9 @@ func TestRenderFromResults(t *testing.T) {
 	}
 	if strings.Contains(got, "Type: cpu") {
 		t.Errorf("report keeps the pprof lines above the table")
+	}
+	if strings.Contains(got, "no processing: not measured yet") {
+		t.Errorf("report still lists the measured topology as not measured yet")
 	}
 	if strings.Contains(got, "Quick run") {
 		t.Errorf("report of a full run mentions a quick run")

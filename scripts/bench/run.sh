@@ -207,6 +207,16 @@ run_go chain "${pin[@]}" go test ./processors -run '^$' -bench '^Benchmark(Chain
 run_go codec "${pin[@]}" go test ./schemas -run '^$' -bench 'InboundEmail$' -cpu 1 -benchmem "${codec_time[@]}"
 run_go gateway go test ./connectors/webhook -run '^$' -bench '^BenchmarkGateway' "${gateway_time[@]}"
 
+# The exactly-once topology on kfake and on the stack's Kafka broker, when
+# .stack/env names one; without it the kafka rows say they were skipped.
+if [ -z "${MAILTRIAGE_KAFKA_BROKERS:-}" ] && [ -f .stack/env ]; then
+	# shellcheck disable=SC1091
+	. ./.stack/env
+fi
+topology_env=()
+[ "$quick" = 1 ] && topology_env=(MAILTRIAGE_BENCH_TOPOLOGY_EMAILS=1000)
+run_go topology env "${topology_env[@]}" go test ./processors/runner -run '^$' -bench '^BenchmarkTopology$' -benchtime 1x -count 1
+
 # --- Report ---------------------------------------------------------------
 
 "$bench" report --results "$results" --out "$out"
