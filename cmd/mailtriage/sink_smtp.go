@@ -14,6 +14,7 @@ import (
 	"mailtriage/internal/kafkaconfig"
 	"mailtriage/internal/logging"
 	"mailtriage/internal/metrics"
+	"mailtriage/topics"
 )
 
 // envSMTPPassword is read when --password-file is not given, so that the
@@ -43,10 +44,11 @@ func (f tenantFromFlag) Set(s string) error {
 }
 
 // runSinkSMTP runs "mailtriage sink smtp": it sends the automatic
-// acknowledgements of mailtriage.autoreplies.v1 through an SMTP relay
-// until SIGTERM or SIGINT, logging JSON to stderr.
+// acknowledgements of mailtriage.autoreplies.v1 and the agent replies of
+// mailtriage.outbound.v1 through an SMTP relay until SIGTERM or SIGINT,
+// logging JSON to stderr.
 func runSinkSMTP(ctx context.Context, args []string) error {
-	const usage = "usage: mailtriage sink smtp --brokers host:port --postgres DSN --relay host:port --from ADDRESS [--starttls] [--user NAME --password-file FILE] [--tenant-from tenant=ADDRESS]... [--templates DIR]"
+	const usage = "usage: mailtriage sink smtp --brokers host:port --postgres DSN --relay host:port --from ADDRESS [--starttls] [--user NAME --password-file FILE] [--tenant-from tenant=ADDRESS]... [--templates DIR] [--outbound-topic TOPIC|none]"
 
 	fs := flag.NewFlagSet("sink smtp", flag.ContinueOnError)
 	var observe observeFlags
@@ -66,7 +68,7 @@ func runSinkSMTP(ctx context.Context, args []string) error {
 	from := fs.String("from", "", "From address of the replies, such as \"Acme Support <support@acme.example>\"; its domain names the Message-IDs")
 	tenantFrom := tenantFromFlag{}
 	fs.Var(tenantFrom, "tenant-from", "From address of one tenant as tenant=ADDRESS; repeat for more tenants")
-	envelopeFrom := fs.String("envelope-from", "", "SMTP MAIL FROM; empty sends the null reverse-path <> that RFC 3834 recommends")
+	envelopeFrom := fs.String("envelope-from", "", "SMTP MAIL FROM; empty sends the null reverse-path <> that RFC 3834 recommends for acknowledgements, and the tenant's From address for agent replies")
 	templates := fs.String("templates", smtpsink.DefaultTemplatesDir, "folder of the reply templates, laid out as TENANT/QUEUE.text.tmpl and .html.tmpl")
 	limitRecipient := fs.String("limit-recipient", "1/24h", "replies per recipient address and tenant, as MAX/WINDOW[,MAX/WINDOW]; none turns it off")
 	limitTicket := fs.String("limit-ticket", "1/1h,3/24h", "replies per ticket, as MAX/WINDOW[,MAX/WINDOW]; none turns it off")
@@ -75,6 +77,7 @@ func runSinkSMTP(ctx context.Context, args []string) error {
 	baseDelay := fs.Duration("retry-base-delay", smtpsink.DefaultBaseDelay, "backoff before the first retry; doubled for each further retry")
 	maxDelay := fs.Duration("retry-max-delay", smtpsink.DefaultMaxDelay, "maximum backoff between two retries")
 	timeout := fs.Duration("relay-timeout", smtpsink.DefaultRelayTimeout, "timeout of the connection and of each SMTP command")
+	outboundTopic := fs.String("outbound-topic", topics.Outbound, "topic of the agent replies written by the ticket API, consumed in the same group; none sends acknowledgements only")
 	group := fs.String("group", smtpsink.DefaultGroup, "connector name: the Kafka consumer group and the key of the offsets stored in PostgreSQL")
 	registryURL := addSchemaRegistryFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -96,10 +99,12 @@ func runSinkSMTP(ctx context.Context, args []string) error {
 		return errors.New("missing --from: pass the From address of the replies, or one --tenant-from per tenant")
 	}
 	cfg := smtpsink.Config{
-		DSN:          *dsn,
-		Group:        *group,
-		EnvelopeFrom: *envelopeFrom,
-		TenantFrom:   tenantFrom,
+		DSN:           *dsn,
+		Group:         *group,
+		OutboundTopic: *outboundTopic,
+		NoOutbound:    *outboundTopic == "none",
+		EnvelopeFrom:  *envelopeFrom,
+		TenantFrom:    tenantFrom,
 		Relay: smtpsink.Relay{
 			Addr:     *relay,
 			StartTLS: *startTLS,

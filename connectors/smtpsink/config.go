@@ -142,6 +142,13 @@ type Config struct {
 	Group string
 	// Topic carries the AutoReply commands. Default topics.AutoReplies.
 	Topic string
+	// OutboundTopic carries the agent replies (OutboundMessage) that the
+	// ticket API writes. The sink consumes it in the same group as Topic.
+	// Default topics.Outbound.
+	OutboundTopic string
+	// NoOutbound turns off the agent replies: the sink consumes only
+	// Topic. Default false.
+	NoOutbound bool
 	// DLQTopic receives replies that failed for good. Default topics.DLQ.
 	DLQTopic string
 	// MaxPollRecords bounds one poll. Default DefaultMaxPollRecords.
@@ -159,9 +166,11 @@ type Config struct {
 	// TenantFrom maps a tenant to its own From mailbox.
 	TenantFrom map[string]mail.Address
 	// EnvelopeFrom is the SMTP MAIL FROM. Empty, the default, sends the
-	// null reverse-path "<>", as RFC 3834 section 3.3 recommends for
-	// automatic responses, so a reply that bounces does not start another
-	// exchange. Set it when the relay rejects a null sender.
+	// null reverse-path "<>" for acknowledgements, as RFC 3834 section 3.3
+	// recommends for automatic responses, so a reply that bounces does not
+	// start another exchange. Agent replies then use the tenant's From
+	// address, so their bounces reach the support mailbox. Set it when the
+	// relay rejects a null sender or needs one fixed sender.
 	EnvelopeFrom string
 	// Templates renders the replies. Required.
 	Templates *Templates
@@ -229,8 +238,14 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.DLQTopic == "" {
 		cfg.DLQTopic = topics.DLQ
 	}
+	if cfg.OutboundTopic == "" {
+		cfg.OutboundTopic = topics.Outbound
+	}
 	if cfg.DLQTopic == cfg.Topic {
 		return cfg, fmt.Errorf("smtp sink config: DLQTopic and Topic are both %s: the DLQ must be another topic", cfg.Topic)
+	}
+	if !cfg.NoOutbound && (cfg.OutboundTopic == cfg.Topic || cfg.OutboundTopic == cfg.DLQTopic) {
+		return cfg, fmt.Errorf("smtp sink config: OutboundTopic %s is also Topic or DLQTopic: give the agent replies a topic of their own", cfg.OutboundTopic)
 	}
 	if cfg.MaxPollRecords == 0 {
 		cfg.MaxPollRecords = DefaultMaxPollRecords

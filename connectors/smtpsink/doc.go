@@ -1,6 +1,7 @@
 // Package smtpsink sends the automatic replies of mailtriage.autoreplies.v1
-// through an SMTP relay, at most once per command, and applies the limits
-// that need counts across messages.
+// and the agent replies of mailtriage.outbound.v1 through an SMTP relay,
+// at most once per command, and applies the limits that need counts
+// across messages to the automatic replies.
 //
 // # Who decides what
 //
@@ -60,10 +61,23 @@
 // the rows another is sending unknown; that one still records sent when
 // its relay accepts.
 //
+// # Agent replies
+//
+// The sink also consumes mailtriage.outbound.v1 in the same group, and
+// sends each OutboundMessage (an agent reply written through the ticket
+// API) with the Message-ID, subject and threading headers it carries.
+// Agent replies follow the protocol above with three differences. They
+// skip the suppression list and the rate limits, because a person wrote
+// them. Their ledger rows have kind agent_reply, which the rate-limit
+// counts skip. They carry the loop marker but not the headers of
+// automatic responses. Both topics share one poll loop and one relay, so
+// a relay outage or a long retry delays both.
+//
 // # Tables
 //
-// The tables come from migration 0005_autoreply.sql of the ticket sink
-// (package postgres), which Run applies: autoreply_deliveries (the
+// The tables come from migrations 0005_autoreply.sql and
+// 0009_outbound_ledger.sql of the ticket sink (package postgres), which
+// Run applies: autoreply_deliveries (the
 // ledger), autoreply_suppressions (the suppression list, see Suppress),
 // consumer_offsets and dead_letter_outbox, both shared with the ticket
 // sink under another consumer_group.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/mail"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -25,7 +26,7 @@ import (
 func (s *Sink) handleFetches(ctx context.Context, fetches kgo.Fetches) error {
 	var err error
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
-		if err != nil || p.Topic != s.cfg.Topic {
+		if err != nil || !s.consumes(p.Topic) {
 			return
 		}
 		for i, rec := range p.Records {
@@ -48,35 +49,31 @@ func (s *Sink) handleFetches(ctx context.Context, fetches kgo.Fetches) error {
 func (s *Sink) handle(ctx context.Context, rec *kgo.Record) error {
 	c := &claim{topic: rec.Topic, partition: rec.Partition, offset: rec.Offset}
 	var out Outgoing
+	job := sendJob{what: "auto-reply"}
 	if !rec.Attrs.IsControl() {
-		cmd, prepared, err := s.prepare(ctx, rec)
+		var err error
+		job, out, err = s.prepareClaim(ctx, rec, c)
 		if errors.Is(err, errStopped) {
 			return err
 		}
 		if err != nil {
-			tenant := ""
-			if cmd != nil {
-				tenant = cmd.Tenant
-			}
-			s.log.Warn("auto-reply sent to the dead-letter topic", "tenant", tenant,
+			s.log.Warn(job.what+" sent to the dead-letter topic", "tenant", job.tenant,
 				"partition", rec.Partition, "offset", rec.Offset, "error", err)
-			c.dead = s.newDeadLetter(rec, tenant, err, 0)
-		} else {
-			c.cmd, c.messageID, out = cmd, prepared.MessageID, prepared
+			c.dead, c.cmd, c.outbound = s.newDeadLetter(rec, job.tenant, err, 0), nil, nil
 		}
 	}
 
 	var outcome claimOutcome
 	var reason string
-	err := s.retry(ctx, "claiming an auto-reply", func(ctx context.Context) error {
+	err := s.retry(ctx, "claiming an "+job.what, func(ctx context.Context) error {
 		var err error
 		outcome, reason, err = s.claimRecord(ctx, c)
-		if err != nil && c.cmd != nil && isRecordFault(err) {
+		if err != nil && (c.cmd != nil || c.outbound != nil) && isRecordFault(err) {
 			// PostgreSQL rejects the command's data, so every retry would
 			// fail too: the record goes to the DLQ instead.
-			s.log.Warn("PostgreSQL rejected an auto-reply; sending it to the dead-letter topic",
+			s.log.Warn("PostgreSQL rejected an "+job.what+"; sending it to the dead-letter topic",
 				"partition", rec.Partition, "offset", rec.Offset, "error", err)
-			c.dead, c.cmd = s.newDeadLetter(rec, c.cmd.Tenant, err, 0), nil
+			c.dead, c.cmd, c.outbound = s.newDeadLetter(rec, job.tenant, err, 0), nil, nil
 			outcome, reason, err = s.claimRecord(ctx, c)
 		}
 		return err
@@ -86,8 +83,8 @@ func (s *Sink) handle(ctx context.Context, rec *kgo.Record) error {
 	}
 
 	log := s.log.With("partition", rec.Partition, "offset", rec.Offset)
-	if c.cmd != nil {
-		log = log.With("tenant", c.cmd.Tenant, "event_id", c.cmd.EventID, "ticket_ref", c.cmd.TicketRef)
+	if c.cmd != nil || c.outbound != nil {
+		log = log.With("tenant", job.tenant, "event_id", job.eventID, "ticket_ref", job.ticketRef)
 	}
 	switch outcome {
 	case claimBelowOffset:
@@ -99,19 +96,49 @@ func (s *Sink) handle(ctx context.Context, rec *kgo.Record) error {
 	case claimReplayed:
 		s.stats.replayed.Add(1)
 		s.cfg.Metrics.Skipped("replayed", 1)
-		log.Debug("auto-reply already in the ledger; not sending it again")
+		log.Debug(job.what + " already in the ledger; not sending it again")
 	case claimInFlight:
 		s.stats.unknown.Add(1)
 		s.cfg.Metrics.Skipped("unknown", 1)
-		log.Warn("auto-reply outcome unknown: another run left it sending, so it is not sent again")
+		log.Warn(job.what + " outcome unknown: another run left it sending, so it is not sent again")
 	case claimSuppressed:
 		s.stats.suppressed.Add(1)
 		s.cfg.Metrics.AutoReplySuppressed(reason)
 		log.Info("auto-reply suppressed", "reason", reason)
 	case claimSend:
-		return s.deliver(ctx, log, rec, c.cmd, &out)
+		return s.deliver(ctx, log, rec, &job, &out)
 	}
 	return nil
+}
+
+// sendJob is the delivery context of one claimed message, an
+// acknowledgement or an agent reply.
+type sendJob struct {
+	what         string // "auto-reply" or "agent reply", for logs and errors
+	eventID      string
+	tenant       string
+	ticketRef    string
+	receivedAt   time.Time // start of the end-to-end latency; zero skips it
+	envelopeFrom string    // SMTP MAIL FROM, "" for <>
+	autoReply    bool      // counts in the auto-reply metrics
+}
+
+// prepareClaim decodes and builds the message of rec by its topic and
+// sets the command of c. On error, c is unchanged and the job still names
+// the tenant when the command decoded.
+func (s *Sink) prepareClaim(ctx context.Context, rec *kgo.Record, c *claim) (sendJob, Outgoing, error) {
+	if !s.cfg.NoOutbound && rec.Topic == s.cfg.OutboundTopic {
+		return s.prepareOutbound(ctx, rec, c)
+	}
+	job := sendJob{what: "auto-reply", envelopeFrom: s.cfg.EnvelopeFrom, autoReply: true}
+	cmd, out, err := s.prepare(ctx, rec)
+	if cmd != nil {
+		job.eventID, job.tenant, job.ticketRef, job.receivedAt = cmd.EventID, cmd.Tenant, cmd.TicketRef, cmd.ReceivedAt
+	}
+	if err == nil {
+		c.cmd, c.messageID = cmd, out.MessageID
+	}
+	return job, out, err
 }
 
 // prepare decodes and checks the command in rec and builds its reply. A
@@ -159,15 +186,17 @@ func (s *Sink) prepare(ctx context.Context, rec *kgo.Record) (*schemas.AutoReply
 }
 
 // deliver sends a claimed reply with retries and records the outcome.
-func (s *Sink) deliver(ctx context.Context, log *slog.Logger, rec *kgo.Record, cmd *schemas.AutoReply, out *Outgoing) error {
+func (s *Sink) deliver(ctx context.Context, log *slog.Logger, rec *kgo.Record, job *sendJob, out *Outgoing) error {
 	for attempt := 1; ; attempt++ {
-		err := send(ctx, &s.cfg.Relay, s.cfg.EnvelopeFrom, out)
+		err := send(ctx, &s.cfg.Relay, job.envelopeFrom, out)
 		if err == nil {
 			s.stats.sent.Add(1)
-			s.cfg.Metrics.Delivered(cmd.ReceivedAt)
-			s.cfg.Metrics.AutoReplySent()
-			log.Info("auto-reply sent", "attempts", attempt)
-			return s.record(ctx, cmd.EventID, StateSent, attempt, "", nil)
+			s.cfg.Metrics.Delivered(job.receivedAt)
+			if job.autoReply {
+				s.cfg.Metrics.AutoReplySent()
+			}
+			log.Info(job.what+" sent", "attempts", attempt)
+			return s.record(ctx, job.eventID, StateSent, attempt, "", nil)
 		}
 
 		var sendErr *sendError
@@ -178,26 +207,26 @@ func (s *Sink) deliver(ctx context.Context, log *slog.Logger, rec *kgo.Record, c
 		switch {
 		case sendErr.outcome == outcomeUnknown:
 			s.stats.unknown.Add(1)
-			log.Warn("auto-reply outcome unknown: the connection broke after the message was sent, so it is not sent again",
+			log.Warn(job.what+" outcome unknown: the connection broke after the message was sent, so it is not sent again",
 				"attempts", attempt, "error", err)
-			return s.record(ctx, cmd.EventID, StateUnknown, attempt, err.Error(), nil)
+			return s.record(ctx, job.eventID, StateUnknown, attempt, err.Error(), nil)
 
 		case sendErr.outcome == outcomePermanent || attempt >= s.cfg.Retry.MaxAttempts:
 			s.stats.failed.Add(1)
-			log.Error("auto-reply failed; sending it to the dead-letter topic", "attempts", attempt, "error", err)
-			cause := fmt.Errorf("sending auto-reply %s failed after %d attempts: %w", cmd.EventID, attempt, err)
-			if err := s.record(ctx, cmd.EventID, StateFailed, attempt, err.Error(), s.newDeadLetter(rec, cmd.Tenant, cause, attempt)); err != nil {
+			log.Error(job.what+" failed; sending it to the dead-letter topic", "attempts", attempt, "error", err)
+			cause := fmt.Errorf("sending %s %s failed after %d attempts: %w", job.what, job.eventID, attempt, err)
+			if err := s.record(ctx, job.eventID, StateFailed, attempt, err.Error(), s.newDeadLetter(rec, job.tenant, cause, attempt)); err != nil {
 				return err
 			}
 			return s.flushOutbox(ctx)
 		}
 
 		wait := s.cfg.Retry.backoff(attempt)
-		log.Warn("sending an auto-reply failed; retrying", "attempt", attempt, "retry_in", wait.String(), "error", err)
+		log.Warn("sending an "+job.what+" failed; retrying", "attempt", attempt, "retry_in", wait.String(), "error", err)
 		s.stats.retries.Add(1)
 		s.cfg.Metrics.Retry()
 		if ctx.Err() != nil || !sleep(ctx, wait) {
-			s.releaseClaim(ctx, log, rec, cmd.EventID)
+			s.releaseClaim(ctx, log, rec, job.eventID)
 			return errStopped
 		}
 	}

@@ -60,9 +60,10 @@ type claim struct {
 	topic     string
 	partition int32
 	offset    int64
-	cmd       *schemas.AutoReply // nil for a marker or a record that failed to decode
-	messageID string             // Message-ID minted for the reply
-	dead      *deadLetter        // set when the record goes to the DLQ
+	cmd       *schemas.AutoReply       // nil for a marker or a record that failed to decode
+	outbound  *schemas.OutboundMessage // set instead of cmd for an agent reply
+	messageID string                   // Message-ID minted for the reply
+	dead      *deadLetter              // set when the record goes to the DLQ
 }
 
 // claimRecord runs the first transaction of a record. It locks the
@@ -93,6 +94,10 @@ func (s *Sink) claimRecord(ctx context.Context, c *claim) (claimOutcome, string,
 		}
 	case c.cmd != nil:
 		if outcome, reason, err = s.claimCommand(ctx, tx, c); err != nil {
+			return 0, "", err
+		}
+	case c.outbound != nil:
+		if outcome, err = s.claimOutbound(ctx, tx, c); err != nil {
 			return 0, "", err
 		}
 	}
@@ -170,8 +175,9 @@ func (s *Sink) suppression(ctx context.Context, tx pgx.Tx, cmd *schemas.AutoRepl
 		return SuppressListed, nil
 	}
 
+	// Agent replies share the table but never count against these limits.
 	const count = `SELECT count(*) FROM autoreply_deliveries
-		WHERE state IN ('sending', 'sent', 'unknown') AND tenant = $1 AND created_at > $2`
+		WHERE state IN ('sending', 'sent', 'unknown') AND kind = 'acknowledgement' AND tenant = $1 AND created_at > $2`
 	checks := []struct {
 		reason string
 		limits []Limit

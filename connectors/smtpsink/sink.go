@@ -24,7 +24,8 @@ var errStopped = errors.New("smtp sink stopping")
 // dbTimeout bounds one try of a PostgreSQL transaction or a produce.
 const dbTimeout = 30 * time.Second
 
-// Sink sends the AutoReply commands of Kafka through an SMTP relay. Create
+// Sink sends the AutoReply commands and the agent replies (OutboundMessage)
+// of Kafka through an SMTP relay. Create
 // it with New, drive it with Run and release it with Close.
 type Sink struct {
 	cfg    Config
@@ -153,7 +154,7 @@ func (s *Sink) recoverSending(ctx context.Context) error {
 func (s *Sink) startClient() error {
 	opts := append(append([]kgo.Opt(nil), s.cfg.KafkaOpts...),
 		kgo.ConsumerGroup(s.cfg.Group),
-		kgo.ConsumeTopics(s.cfg.Topic),
+		kgo.ConsumeTopics(s.topics()...),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		// Transaction markers come back as records, so that the stored
 		// offset moves past the last one of a partition.
@@ -178,18 +179,43 @@ func (s *Sink) startClient() error {
 	return nil
 }
 
+// topics returns the topics the sink consumes: the acknowledgements and,
+// unless NoOutbound is set, the agent replies. Both share one consumer
+// group, one ledger and one relay.
+func (s *Sink) topics() []string {
+	if s.cfg.NoOutbound {
+		return []string{s.cfg.Topic}
+	}
+	return []string{s.cfg.Topic, s.cfg.OutboundTopic}
+}
+
+// consumes reports whether topic is one of the sink's topics.
+func (s *Sink) consumes(topic string) bool {
+	return topic == s.cfg.Topic || (!s.cfg.NoOutbound && topic == s.cfg.OutboundTopic)
+}
+
 // storedOffsets is the group's AdjustFetchOffsetsFn. It replaces the
 // offsets of newly assigned partitions with those stored in
 // consumer_offsets. A partition without one starts at the beginning.
 func (s *Sink) storedOffsets(ctx context.Context, assigned map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
-	partitions, ok := assigned[s.cfg.Topic]
-	if !ok {
-		return assigned, nil
+	for topic, partitions := range assigned {
+		if !s.consumes(topic) {
+			continue
+		}
+		if err := s.seekStored(ctx, topic, partitions); err != nil {
+			return nil, err
+		}
 	}
+	return assigned, nil
+}
+
+// seekStored sets the offsets of topic's assigned partitions to those
+// stored in consumer_offsets.
+func (s *Sink) seekStored(ctx context.Context, topic string, partitions map[int32]kgo.Offset) error {
 	stored := map[int32]int64{}
 	err := s.retry(ctx, "reading stored offsets", func(ctx context.Context) error {
 		rows, err := s.pool.Query(ctx, `SELECT partition, next_offset FROM consumer_offsets
-			WHERE consumer_group = $1 AND topic = $2`, s.cfg.Group, s.cfg.Topic)
+			WHERE consumer_group = $1 AND topic = $2`, s.cfg.Group, topic)
 		if err != nil {
 			return fmt.Errorf("reading consumer_offsets: %w", err)
 		}
@@ -205,7 +231,7 @@ func (s *Sink) storedOffsets(ctx context.Context, assigned map[string]map[int32]
 		return rows.Err()
 	})
 	if err != nil {
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
 
 	for p := range partitions {
@@ -217,8 +243,8 @@ func (s *Sink) storedOffsets(ctx context.Context, assigned map[string]map[int32]
 			partitions[p] = kgo.NewOffset().AtStart()
 		}
 	}
-	s.log.Info("partitions assigned; seeking to stored offsets", "offsets", stored)
-	return assigned, nil
+	s.log.Info("partitions assigned; seeking to stored offsets", "assigned_topic", topic, "offsets", stored)
+	return nil
 }
 
 // stopError returns the error Run ends with: ErrClosed after Close, nil
