@@ -6,6 +6,7 @@
 //	mailtriage-bench machine --tool Python=3.11.7 > machine.json
 //	mailtriage-bench pack --corpus DIR [--listed FILE] --out PACKDIR
 //	mailtriage-bench parse --parser mailtriage --pack PACKDIR > result.json
+//	mailtriage-bench latency --mailtriage BIN [--rate 200 --duration 30s] > latency.json
 //	mailtriage-bench report --results DIR --out BENCHMARKS.md
 package main
 
@@ -30,6 +31,7 @@ func main() {
 		os.Exit(2)
 	}
 	commands := map[string]func([]string) error{
+		"latency": runLatency,
 		"machine": runMachine,
 		"pack":    runPack,
 		"parse":   runParse,
@@ -51,7 +53,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: mailtriage-bench machine|pack|parse|report [flags]; add -h for the flags of one")
+	fmt.Fprintln(os.Stderr, "usage: mailtriage-bench machine|pack|parse|latency|report [flags]; add -h for the flags of one")
 }
 
 // toolFlags collects repeated --tool NAME=VERSION flags.

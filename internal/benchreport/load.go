@@ -51,6 +51,10 @@ type Inputs struct {
 	Gateway    GoRun
 	// Topology is the output of BenchmarkTopology (processors/runner).
 	Topology GoRun
+	// Baseline is the output of BenchmarkBaseline (processors/runner).
+	Baseline GoRun
+	// Latency is the output of `mailtriage-bench latency`.
+	Latency LatencyRun
 }
 
 // ParseRun is the outcome of one parse runner.
@@ -113,10 +117,13 @@ func LoadDir(dir string) (*Inputs, error) {
 		}
 	}
 
-	for name, run := range map[string]*GoRun{"chain": &in.Chain, "codec": &in.Codec, "gateway": &in.Gateway, "topology": &in.Topology} {
+	for name, run := range map[string]*GoRun{"chain": &in.Chain, "codec": &in.Codec, "gateway": &in.Gateway, "topology": &in.Topology, "baseline": &in.Baseline} {
 		if *run, err = loadGoRun(dir, name); err != nil {
 			return nil, err
 		}
+	}
+	if in.Latency, err = loadLatencyRun(dir); err != nil {
+		return nil, err
 	}
 	return in, nil
 }

@@ -36,7 +36,8 @@ func Render(in *Inputs) string {
 	renderCodec(&b, in.Codec)
 	renderGateway(&b, in.Gateway)
 	renderTopology(&b, in.Topology)
-	renderNotMeasured(&b)
+	renderLatency(&b, in.Latency)
+	renderBaseline(&b, in.Baseline, in.Topology)
 	return b.String()
 }
 

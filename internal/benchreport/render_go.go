@@ -95,20 +95,3 @@ func renderGateway(b *strings.Builder, run GoRun) {
 	}
 	fmt.Fprintf(b, "\n```\n%s\n```\n", run.Command)
 }
-
-// renderNotMeasured lists the figures that `make bench` does not produce
-// yet, so that a reader sees the gap instead of a missing row.
-func renderNotMeasured(b *strings.Builder) {
-	b.WriteString("\n### Not measured yet\n\n")
-	for _, line := range []string{
-		"End-to-end latency p50, p95 and p99 from gateway receipt to ticket row at a fixed rate of " +
-			"1,000 emails/s: not measured yet: needs a load generator at a fixed rate and the PostgreSQL " +
-			"sink's commit time of each ticket row.",
-		"Peak RSS of each role at that rate: not measured yet: needs the roles run as separate " +
-			"processes under that load, with their peak RSS read from /proc.",
-		"At-least-once PostgreSQL baseline (one `INSERT … ON CONFLICT` per message) and the " +
-			"exactly-once topology's ratio to it: not measured yet: needs the baseline consumer.",
-	} {
-		fmt.Fprintf(b, "- %s\n", line)
-	}
-}

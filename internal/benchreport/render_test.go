@@ -60,6 +60,16 @@ func writeResults(t *testing.T) string {
 	write("topology.txt", "BenchmarkTopology/kfake/chain-2 1 2000000000 ns/op 500.0 emails/s 10.00 transactions\n"+
 		"BenchmarkTopology/kfake/passthrough-2 1 200000000 ns/op 10000 emails/s 10.00 transactions\n"+
 		"--- SKIP: BenchmarkTopology/kafka\n")
+	write("baseline.cmd", "go test ./processors/runner -bench Baseline")
+	write("baseline.skipped", "MAILTRIAGE_POSTGRES_DSN is not set")
+	write("latency.cmd", "mailtriage-bench latency --rate 1000")
+	write("latency.json", encode(LatencyResult{
+		Rate: 1000, DurationSeconds: 30, Sent: 30000, Accepted: 30000, Delivered: 30000, AchievedRate: 999,
+		MaxSendLagMs: 3, PollMs: 10,
+		Visible:    Percentiles{P50: 80, P95: 300, P99: 420, Max: 900},
+		Written:    Percentiles{P50: 70, P95: 280, P99: 400, Max: 880},
+		PeakRSSMiB: map[string]float64{"serve": 60, "process": 300, "sink-postgres": 120},
+	}))
 	return dir
 }
 
@@ -88,7 +98,11 @@ func TestRenderFromResults(t *testing.T) {
 		"Not measured in this run: `go test` failed with exit status 1",
 		"```\n      flat  flat%   sum%        cum   cum%\n     1.20s 40.00% 40.00%      1.50s 50.00%  regexp.(*Regexp).doExecute\n```",
 		"It stops after 5 passes, or earlier once at least 3 passes took 3.0 s in total",
-		"not measured yet: needs the baseline consumer",
+		"### At-least-once PostgreSQL baseline\n\nNot measured in this run: MAILTRIAGE_POSTGRES_DSN is not set",
+		"| row visible (commit, upper bound) | 80 | 300 | 420 | 900 |",
+		"Target p95 at most 250 ms: missed by 50 ms (p95 300 ms at 1000 emails/s)",
+		"| process | 300 | missed by 44 MiB |",
+		"| serve | 60 | met |",
 		// 500 / 10000 = 0.05 against a target of 0.5.
 		"| kfake | 500 | 10000 | 0.05 (target at least 0.50: missed by 0.45, 90% below (the target is 10x the measured figure)) |",
 		"| kafka | not measured in this run: skipped or failed",

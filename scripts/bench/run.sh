@@ -2,7 +2,9 @@
 # run.sh is `make bench`. In one run on this machine it measures the MIME
 # parsing throughput of mailtriage's parser beside enmime, Python's email
 # package and npm mailparser over ../shared/corpus/mime. It then measures
-# the processor chain, the Avro codec and the webhook gateway. Last, it
+# the processor chain, the Avro codec, the webhook gateway, the exactly-once
+# topology beside an at-least-once baseline, and the end-to-end latency of
+# the roles run as processes against the stack. Last, it
 # rewrites the generated section of BENCHMARKS.md, between the markers that
 # internal/benchreport defines, and keeps the rest of the page.
 #
@@ -10,6 +12,7 @@
 #   BENCH_QUICK=1  shortens every measurement to a smoke run and prints the
 #                  section instead of writing BENCHMARKS.md (make bench-quick)
 #   BENCH_OUT=FILE writes the section into FILE instead; - prints it
+#   BENCH_LATENCY_RATE=N  emails per second of the latency run (default 200)
 #
 # It installs Node.js and npm with apt-get when they are missing, and the
 # pinned mailparser into scripts/bench/node_modules when that is missing.
@@ -216,6 +219,32 @@ fi
 topology_env=()
 [ "$quick" = 1 ] && topology_env=(MAILTRIAGE_BENCH_TOPOLOGY_EMAILS=1000)
 run_go topology env "${topology_env[@]}" go test ./processors/runner -run '^$' -bench '^BenchmarkTopology$' -benchtime 1x -count 1
+run_go baseline env "${topology_env[@]}" go test ./processors/runner -run '^$' -bench '^BenchmarkBaseline$' -benchtime 1x -count 1
+
+# --- End-to-end latency ---------------------------------------------------
+
+# The roles run from the built binary against the stack; without the stack
+# the latency section says it was skipped. The rate defaults to 200 emails/s,
+# a fifth of the target's 1,000, and BENCH_LATENCY_RATE sets another.
+if [ "$quick" = 1 ]; then
+	latency_args=(--rate "${BENCH_LATENCY_RATE:-50}" --duration 3s)
+else
+	latency_args=(--rate "${BENCH_LATENCY_RATE:-200}" --duration 30s)
+fi
+latency_cmd=("$bench" latency --mailtriage "$work/mailtriage" "${latency_args[@]}")
+shown "${latency_cmd[@]}" | sed "s|$work/mailtriage|MAILTRIAGE|" >"$results/latency.cmd"
+if [ -z "${MAILTRIAGE_KAFKA_BROKERS:-}" ] || [ -z "${MAILTRIAGE_POSTGRES_DSN:-}" ]; then
+	echo "MAILTRIAGE_KAFKA_BROKERS or MAILTRIAGE_POSTGRES_DSN is not set; start the stack with \`make stack-up\`" >"$results/latency.skipped"
+else
+	say "measuring the end-to-end latency"
+	go build -o "$work/mailtriage" ./cmd/mailtriage
+	status=0
+	"${latency_cmd[@]}" >"$results/latency.json" || status=$?
+	if [ "$status" -ne 0 ]; then
+		echo "mailtriage-bench latency failed with exit status $status; its error was printed by the run" >"$results/latency.skipped"
+		failures+=(latency)
+	fi
+fi
 
 # --- Report ---------------------------------------------------------------
 
