@@ -17,15 +17,17 @@ func readBody(msg message, depth int) *body {
 		return b
 	}
 
-	header, content := b.prepareForEnmime(msg)
-	root, err := partParser.ReadParts(bytes.NewReader(append(header, content...)))
+	header, content, contentType := b.prepareForEnmime(msg)
+	parser := newPartParser(contentType)
+	root, detections, err := readPartTree(parser, append(header, content...))
 	if err != nil {
 		b.warn("MIME structure could not be read (%v); body kept as plain text", err)
 		b.addPlainBody(msg.Body, charsetParam(msg.Fields.get("Content-Type")))
 		return b
 	}
 
-	b.collectEnvelopeErrors(root)
+	b.detections = detections
+	b.collectEnvelopeErrors(parser, root)
 	if root.FirstChild != nil {
 		b.walkChildren(root, "")
 	} else {
@@ -38,13 +40,14 @@ func readBody(msg message, depth int) *body {
 // contentFields are the header fields enmime reads from the top level.
 var contentFields = []string{"Content-Type", "Content-Transfer-Encoding", "Content-Disposition", "Content-ID"}
 
-// prepareForEnmime returns the header block and body to hand to enmime. For
+// prepareForEnmime returns the header block and body to hand to enmime, and
+// the Content-Type value that the header block holds. For
 // a multipart message it checks the boundary against the body: a missing,
 // quoted, folded or illegal boundary parameter is replaced by the boundary
 // the body uses, and a multipart without any delimiter line is read as
 // plain text. Parts that start without a header block get the blank line
 // that enmime needs to keep them.
-func (b *body) prepareForEnmime(msg message) ([]byte, []byte) {
+func (b *body) prepareForEnmime(msg message) ([]byte, []byte, string) {
 	contentType := msg.Fields.get("Content-Type")
 	content := msg.Body
 
@@ -66,7 +69,7 @@ func (b *body) prepareForEnmime(msg message) ([]byte, []byte) {
 		}
 	}
 	header.WriteString("\r\n")
-	return header.Bytes(), content
+	return header.Bytes(), content, contentType
 }
 
 // repairBoundary returns the Content-Type to give enmime for a multipart
@@ -109,8 +112,8 @@ func charsetOrASCII(charset string) string {
 // declared in content.
 func (b *body) repairPartHeaders(content []byte, topBoundary string) []byte {
 	boundaries := []string{topBoundary}
-	for _, m := range boundaryPattern.FindAllSubmatch(content, -1) {
-		boundaries = append(boundaries, strings.Trim(string(m[1]), `"' `))
+	for _, value := range boundaryParamsIn(content) {
+		boundaries = append(boundaries, strings.Trim(string(value), `"' `))
 	}
 
 	seen := map[string]bool{}
@@ -132,8 +135,8 @@ func (b *body) repairPartHeaders(content []byte, topBoundary string) []byte {
 // collectEnvelopeErrors converts the errors and warnings enmime collects in
 // Envelope.Errors into warnings. enmime's note that the text came from HTML
 // is left out because parseMessage adds its own.
-func (b *body) collectEnvelopeErrors(root *enmime.Part) {
-	envelope, err := partParser.EnvelopeFromPart(root)
+func (b *body) collectEnvelopeErrors(parser *enmime.Parser, root *enmime.Part) {
+	envelope, err := parser.EnvelopeFromPart(root)
 	if err != nil {
 		b.collectErrors(root)
 		return

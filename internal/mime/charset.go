@@ -1,7 +1,6 @@
 package mime
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"regexp"
@@ -69,6 +68,22 @@ func lookupCharset(label string) encoding.Encoding {
 // label is unknown or the bytes do not fit it, the charset is detected from
 // the bytes instead and a warning names the charset used.
 func decodeCharset(b []byte, label string) (string, string) {
+	return decodeCharsetDetected(b, label, detectText)
+}
+
+// detectFunc runs chardet's text detector over b, or returns its outcome
+// from an earlier run over the same bytes.
+type detectFunc func(b []byte) (*chardet.Result, error)
+
+// detectText runs chardet's text detector over b.
+func detectText(b []byte) (*chardet.Result, error) {
+	return chardet.NewTextDetector().DetectBest(b)
+}
+
+// decodeCharsetDetected is decodeCharset with the detector that
+// decodeUnknown uses.
+func decodeCharsetDetected(b []byte, label string, detect detectFunc) (string, string) {
+	decodeUnknown := func(b []byte) (string, string) { return decodeUnknownDetected(b, detect) }
 	enc := lookupCharset(label)
 	if enc == nil {
 		text, used := decodeUnknown(b)
@@ -101,10 +116,16 @@ func decodeCharset(b []byte, label string) (string, string) {
 // is, otherwise chardet picks the charset, and windows-1252 (which maps
 // every byte) is the last resort. It returns the text and the charset used.
 func decodeUnknown(b []byte) (string, string) {
+	return decodeUnknownDetected(b, detectText)
+}
+
+// decodeUnknownDetected is decodeUnknown with detect in place of chardet's
+// text detector.
+func decodeUnknownDetected(b []byte, detect detectFunc) (string, string) {
 	if utf8.Valid(b) {
 		return string(b), "utf-8"
 	}
-	if result, err := chardet.NewTextDetector().DetectBest(b); err == nil && result.Confidence >= minDetectConfidence {
+	if result, err := detect(b); err == nil && result.Confidence >= minDetectConfidence {
 		if enc := lookupCharset(result.Charset); enc != nil && enc != unicode.UTF8 {
 			if out, err := transformAll(enc, b); err == nil {
 				return strings.ToValidUTF8(out, "\uFFFD"), strings.ToLower(result.Charset)
@@ -116,7 +137,7 @@ func decodeUnknown(b []byte) (string, string) {
 }
 
 func transformAll(enc encoding.Encoding, b []byte) (string, error) {
-	out, err := io.ReadAll(transform.NewReader(bytes.NewReader(b), enc.NewDecoder()))
+	out, err := enc.NewDecoder().Bytes(b)
 	if err != nil {
 		return "", err
 	}

@@ -1,13 +1,14 @@
 package mime
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 
+	"github.com/gogs/chardet"
 	"github.com/jhillyerd/enmime/v2"
 
 	"mailtriage/schemas"
@@ -26,6 +27,20 @@ type body struct {
 	Parts       [][]byte
 	Warnings    []string
 	depth       int
+
+	// detections contains chardet's outcome for text/plain parts whose
+	// content is not valid UTF-8 (see readPartTree).
+	detections map[*enmime.Part]charsetDetection
+}
+
+// detectorFor returns the detector that decodeCharset uses for the content
+// of p: the outcome readPartTree stored for p, or a new chardet run.
+func (b *body) detectorFor(p *enmime.Part) detectFunc {
+	detection, ok := b.detections[p]
+	if !ok {
+		return detectText
+	}
+	return func([]byte) (*chardet.Result, error) { return detection.result, detection.err }
 }
 
 func (b *body) warn(format string, args ...any) {
@@ -81,7 +96,7 @@ func (b *body) addText(p *enmime.Part) {
 	if charset == "" && p.ContentType == "text/html" {
 		charset = charsetFromHTML(p.Content)
 	}
-	text, warning := decodeCharset(p.Content, charset)
+	text, warning := decodeCharsetDetected(p.Content, charset, b.detectorFor(p))
 	if warning != "" {
 		b.warn("%s", warning)
 	}
@@ -148,9 +163,10 @@ func (b *body) recoverNestedMultipart(p *enmime.Part, path string) {
 	}
 
 	b.warn("multipart part %s: boundary %q found in the content and used", path, boundary)
-	header := fmt.Sprintf("Content-Type: %s; boundary=\"%s\"\r\n\r\n", p.ContentType, boundary)
+	contentType := fmt.Sprintf("%s; boundary=\"%s\"", p.ContentType, boundary)
+	header := "Content-Type: " + contentType + "\r\n\r\n"
 	content, _ := insertMissingPartHeaders(p.Content, boundary)
-	root, err := partParser.ReadParts(bytes.NewReader(append([]byte(header), content...)))
+	root, detections, err := readPartTree(newPartParser(contentType), append([]byte(header), content...))
 	if err != nil {
 		b.warn("multipart part %s could not be read (%v); kept as plain text", path, err)
 		text, _ := decodeCharset(p.Content, "")
@@ -158,6 +174,11 @@ func (b *body) recoverNestedMultipart(p *enmime.Part, path string) {
 		return
 	}
 	b.collectErrors(root)
+	if b.detections == nil {
+		b.detections = detections
+	} else {
+		maps.Copy(b.detections, detections)
+	}
 	b.depth++
 	b.walkChildren(root, path)
 	b.depth--

@@ -27,18 +27,38 @@ func splitMessage(raw []byte) message {
 		msg.Warnings = append(msg.Warnings, `leading mbox "From " line removed`)
 	}
 
+	// folded collects the continuation lines of the last field, each after
+	// a space, until flush appends them to its value. Appending to the
+	// value line by line would copy it again for every line.
+	var folded []byte
+	fold := func(text string) {
+		folded = append(folded, ' ')
+		folded = append(folded, strings.TrimSpace(text)...)
+	}
+	flush := func() {
+		if len(folded) > 0 {
+			msg.Fields[len(msg.Fields)-1].Value += string(folded)
+			folded = folded[:0]
+		}
+	}
+
 	rest := raw
 	for len(rest) > 0 {
 		line, next := cutLine(rest)
 		if len(bytes.TrimRight(line, "\r\n")) == 0 {
+			flush()
 			msg.Body = next
 			return msg
 		}
 		text := strings.TrimRight(string(line), "\r\n")
+		if (text[0] == ' ' || text[0] == '\t') && len(msg.Fields) > 0 {
+			fold(text)
+			rest = next
+			continue
+		}
 
+		flush()
 		switch {
-		case (text[0] == ' ' || text[0] == '\t') && len(msg.Fields) > 0:
-			msg.Fields[len(msg.Fields)-1].Value += " " + strings.TrimSpace(text)
 		case fieldName(text) != "":
 			name := fieldName(text)
 			value := text[strings.IndexByte(text, ':')+1:]
@@ -49,10 +69,11 @@ func splitMessage(raw []byte) message {
 			return msg
 		default:
 			msg.Warnings = append(msg.Warnings, fmt.Sprintf("header line without a colon after %s joined to that field", msg.Fields[len(msg.Fields)-1].Name))
-			msg.Fields[len(msg.Fields)-1].Value += " " + strings.TrimSpace(text)
+			fold(text)
 		}
 		rest = next
 	}
+	flush()
 	return msg
 }
 
@@ -136,6 +157,82 @@ func bodyStartsHere(rest []byte, fs fields) bool {
 // Content-Type value whose other parameters may be malformed.
 var boundaryPattern = regexp.MustCompile(`(?i)boundary\s*=\s*("[^"]*"?|'[^']*'?|[^;\s]+)`)
 
+// boundaryPatternAt is boundaryPattern anchored at the start of the input.
+var boundaryPatternAt = regexp.MustCompile(`^(?:` + boundaryPattern.String() + `)`)
+
+// boundaryParamsIn returns the value (group 1 of boundaryPattern) of every
+// boundary parameter in content, as boundaryPattern.FindAllSubmatch does
+// but without running the regular expression over every byte of a large
+// body. Every match starts with the word "boundary" in any case, and no
+// non-ASCII letter case-folds to one of its letters, so the expression only
+// runs, anchored, where an ASCII case-insensitive search finds that word.
+func boundaryParamsIn(content []byte) [][]byte {
+	const word = "boundary"
+	var values [][]byte
+	for pos := 0; pos < len(content); {
+		i := indexFoldASCII(content[pos:], word)
+		if i < 0 {
+			break
+		}
+		start := pos + i
+		loc := boundaryPatternAt.FindSubmatchIndex(content[start:])
+		if loc == nil {
+			pos = start + 1
+			continue
+		}
+		values = append(values, content[start+loc[2]:start+loc[3]])
+		pos = start + loc[1]
+	}
+	return values
+}
+
+// indexFoldASCII returns the index of the first occurrence of the lower-case
+// ASCII word in b, matched without regard to ASCII case, or -1.
+func indexFoldASCII(b []byte, word string) int {
+	lower, upper := word[0], word[0]-'a'+'A'
+	nextLower, nextUpper := -1, -1 // next position of each form at or after i
+	for i := 0; i+len(word) <= len(b); i++ {
+		if nextLower < i {
+			nextLower = indexByteFrom(b, lower, i)
+		}
+		if nextUpper < i {
+			nextUpper = indexByteFrom(b, upper, i)
+		}
+		i = min(nextLower, nextUpper)
+		if i < 0 || i+len(word) > len(b) {
+			return -1
+		}
+		if equalFoldASCII(b[i:i+len(word)], word) {
+			return i
+		}
+	}
+	return -1
+}
+
+// indexByteFrom returns the index of the first c in b at or after from, or
+// len(b) when there is none, so that min picks the other form.
+func indexByteFrom(b []byte, c byte, from int) int {
+	if i := bytes.IndexByte(b[from:], c); i >= 0 {
+		return from + i
+	}
+	return len(b)
+}
+
+// equalFoldASCII reports whether b equals the lower-case ASCII word when
+// ASCII letters in b are lowered.
+func equalFoldASCII(b []byte, word string) bool {
+	for i := range len(word) {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != word[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // boundaryParam returns the boundary parameter of a Content-Type value with
 // quotes (also doubled or single quotes) removed, or "".
 func boundaryParam(contentType string) string {
@@ -213,26 +310,33 @@ func mediaType(contentType string) string {
 // insertMissingPartHeaders adds the blank line that must separate a part's
 // (here empty) header block from its body, for every delimiter of boundary
 // followed directly by a line that is not a header field. Without it,
-// enmime drops the part.
+// enmime drops the part. It returns body itself when nothing is inserted.
 func insertMissingPartHeaders(body []byte, boundary string) ([]byte, int) {
 	delimiter := []byte("--" + boundary)
-	var out bytes.Buffer
+	closing := []byte("--" + boundary + "--")
+	var out []byte
+	copied := 0 // body[:copied] is in out
 	inserted := 0
 	for rest := body; len(rest) > 0; {
 		line, next := cutLine(rest)
-		out.Write(line)
 		rest = next
 
-		isOpening := bytes.HasPrefix(line, delimiter) && !bytes.HasPrefix(line, append(delimiter, '-', '-'))
+		isOpening := bytes.HasPrefix(line, delimiter) && !bytes.HasPrefix(line, closing)
 		if !isOpening || len(rest) == 0 {
 			continue
 		}
 		first, _ := cutLine(rest)
 		trimmed := strings.TrimRight(string(first), "\r\n")
 		if trimmed != "" && fieldName(trimmed) == "" && trimmed[0] != ' ' && trimmed[0] != '\t' {
-			out.WriteString("\r\n")
+			end := len(body) - len(rest) // the opening line ends here
+			out = append(out, body[copied:end]...)
+			out = append(out, "\r\n"...)
+			copied = end
 			inserted++
 		}
 	}
-	return out.Bytes(), inserted
+	if inserted == 0 {
+		return body, 0
+	}
+	return append(out, body[copied:]...), inserted
 }

@@ -12,29 +12,29 @@ import (
 var replyVerb = regexp.MustCompile(`(?i)(?:^|[\s,>)"])(?:wrote|a écrit|schrieb|escribió|ha scritto|schreef|escreveu|pisze|skrev|napsal|kirjoitti|írta|yazdı|menulis|написала?(?:\(а\))?)(?:[\s:：]|$)|写道|へ書きました|작성`)
 
 // quoteHeaderStart matches the words that open a quote header.
-var quoteHeaderStart = regexp.MustCompile(`(?i)^(on|le|am|el|il|op|em|w dniu|den|dne|pada|el día)\s`)
+var quoteHeaderStart = mustCompileAnchored(`(?i)^(on|le|am|el|il|op|em|w dniu|den|dne|pada|el día)\s`)
 
 // originalMessage matches Outlook's "-----Original Message-----" marker in
 // several languages.
-var originalMessage = regexp.MustCompile(`(?i)^-{3,}\s*(original message|ursprüngliche nachricht|message d'origine|message original|mensaje original|messaggio originale|oorspronkelijk bericht|mensagem original|ursprungligt meddelande|originalmeddelande)\s*-{3,}$`)
+var originalMessage = mustCompileAnchored(`(?i)^-{3,}\s*(original message|ursprüngliche nachricht|message d'origine|message original|mensaje original|messaggio originale|oorspronkelijk bericht|mensagem original|ursprungligt meddelande|originalmeddelande)\s*-{3,}$`)
 
 // separatorLine matches a rule of dashes or underscores, which Outlook puts
 // above the From: block of the quoted message and Mailman above its footer.
-var separatorLine = regexp.MustCompile(`^[-_]{10,}$`)
+var separatorLine = mustCompileAnchored(`^[-_]{10,}$`)
 
 // fieldLine matches a header-like line of a quoted message, also in the
 // bold form (*From:*) that HTML-to-text conversion leaves.
-var fieldLine = regexp.MustCompile(`(?i)^\*?(from|von|de|van|da|od|från|fra|от)\s*:\*?\s`)
+var fieldLine = mustCompileAnchored(`(?i)^\*?(from|von|de|van|da|od|från|fra|от)\s*:\*?\s`)
 
 // sentOrDateLine matches the Sent: or Date: line of a quoted message's
 // header block, in the forms Outlook writes in en, de, fr, es, it, nl, pt
 // and sv ("Envoyé :", "Enviado el:", "Enviada em:", "Skickat:").
-var sentOrDateLine = regexp.MustCompile(`(?i)^\*?(sent|date|gesendet|envoyé(?: le)?|enviado(?: el)?|enviada(?: em)?|fecha|inviato|data|verzonden|datum|skickat|sendt|отправлено)\s*:\*?\s`)
+var sentOrDateLine = mustCompileAnchored(`(?i)^\*?(sent|date|gesendet|envoyé(?: le)?|enviado(?: el)?|enviada(?: em)?|fecha|inviato|data|verzonden|datum|skickat|sendt|отправлено)\s*:\*?\s`)
 
 // sentFromDevice matches a short "Sent from my iPhone"-style line. A
 // sentence that merely starts with those words is not matched, because
 // commas and sentence punctuation are not allowed.
-var sentFromDevice = regexp.MustCompile(`(?i)^(sent from my|sent from|sent via|get outlook for|von meinem|envoyé de mon|enviado desde mi|inviato da)\s[^,.!?;:]{1,40}$`)
+var sentFromDevice = mustCompileAnchored(`(?i)^(sent from my|sent from|sent via|get outlook for|von meinem|envoyé de mon|enviado desde mi|inviato da)\s[^,.!?;:]{1,40}$`)
 
 // replyText strips quoted replies and the signature from a plain-text body.
 // It stops at the first quote header that is not followed by ">" lines, at

@@ -1,7 +1,6 @@
 package mime
 
 import (
-	"regexp"
 	"strings"
 	"unicode/utf8"
 )
@@ -9,7 +8,7 @@ import (
 // signOff matches a line that holds nothing but a closing formula, in
 // en, de, fr, es, it, nl, pt and sv, with an optional comma, period or
 // exclamation mark.
-var signOff = regexp.MustCompile(`(?i)^(` +
+var signOff = mustCompileAnchored(`(?i)^(` +
 	`best regards|kind regards|warm regards|regards|best wishes|best|cheers|thanks|thank you|many thanks|thanks in advance|sincerely|yours sincerely|yours truly|` +
 	`mit freundlichen grüßen|mit freundlichen grüssen|freundliche grüße|viele grüße|beste grüße|liebe grüße|grüße|gruß|mfg|lg|` +
 	`cordialement|bien cordialement|bien à vous|salutations|merci|merci beaucoup|` +
