@@ -166,7 +166,12 @@ func headerValues(e *schemas.InboundEmail, name string) []string {
 }
 
 func hasHeader(e *schemas.InboundEmail, name string) bool {
-	return len(headerValues(e, name)) > 0
+	for _, h := range e.Headers {
+		if strings.EqualFold(h.Name, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // headerWord returns a structured header value without comments and
@@ -310,9 +315,14 @@ func isSystemLocalPart(local string) bool {
 // donotreply, do-not-reply and the like anywhere in the local part, so
 // billing-noreply and noreply+tag match too.
 func isNoReplyLocalPart(local string) bool {
-	squeezed := strings.NewReplacer("-", "", "_", "", ".", "").Replace(local)
+	squeezed := noReplySeparators.Replace(local)
 	return strings.Contains(squeezed, "noreply") || strings.Contains(squeezed, "donotreply")
 }
+
+// noReplySeparators drops the separators that isNoReplyLocalPart ignores.
+// A Replacer builds its tables on first use and is safe for concurrent
+// use, so one serves every message.
+var noReplySeparators = strings.NewReplacer("-", "", "_", "", ".", "")
 
 // authFailed reports an SPF, DKIM or DMARC verdict of "fail". Softfail,
 // neutral and none do not count, because many legitimate senders get them.

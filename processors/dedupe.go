@@ -1,15 +1,17 @@
 package processors
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
+	"io"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -100,17 +102,25 @@ func (d *Dedupe) Process(ctx context.Context, m *Message) (Result, error) {
 // copies that differ only in transfer encoding, line endings, wrapping or
 // letter case match.
 func Fingerprint(messageID, text, html string) string {
+	// The normalized bodies go to the hash in chunks of one buffer rather
+	// than as whole strings, so a large body costs no copy of its size.
+	buf := make([]byte, 0, normalizeChunk)
 	body := sha256.New()
-	body.Write([]byte(normalizeBody(text)))
+	buf = writeNormalizedBody(body, buf, text)
 	body.Write([]byte{0})
-	body.Write([]byte(normalizeBody(html)))
+	writeNormalizedBody(body, buf, html)
 
 	h := sha256.New()
-	h.Write([]byte(messageID))
+	io.WriteString(h, messageID)
 	h.Write([]byte{0})
-	h.Write(body.Sum(nil))
-	return hex.EncodeToString(h.Sum(nil))
+	var sum [sha256.Size]byte
+	h.Write(body.Sum(sum[:0]))
+	return hex.EncodeToString(h.Sum(sum[:0]))
 }
+
+// normalizeChunk is the size of the buffer that Fingerprint hashes the
+// normalized bodies through.
+const normalizeChunk = 4096
 
 // normalizeBody composes s to Unicode NFC, lowers its case and drops white
 // space (including CR, LF and no-break space), zero-width characters and
@@ -119,17 +129,74 @@ func Fingerprint(messageID, text, html string) string {
 // gained a space before a tag. The message ID in the fingerprint keeps
 // unrelated messages apart.
 func normalizeBody(s string) string {
+	var b bytes.Buffer
+	writeNormalizedBody(&b, make([]byte, 0, normalizeChunk), s)
+	return b.String()
+}
+
+// writeNormalizedBody writes normalizeBody(s) to w through buf, whose
+// capacity must be at least utf8.UTFMax, and returns buf for reuse. The
+// bytes written are the same as those of normalizeBody's definition: an
+// invalid UTF-8 byte becomes U+FFFD, as ranging over a string gives it.
+func writeNormalizedBody(w io.Writer, buf []byte, s string) []byte {
 	s = norm.NFC.String(s)
-	var b strings.Builder
-	b.Grow(len(s))
-	for _, r := range s {
+	buf = buf[:0]
+	for i := 0; i < len(s); {
+		// Copy the run of bytes that normalization keeps as they are at
+		// once, in pieces that fit buf.
+		end := i
+		for end < len(s) && normalizeKeeps[s[end]] {
+			end++
+		}
+		for i < end {
+			if len(buf) == cap(buf) {
+				w.Write(buf)
+				buf = buf[:0]
+			}
+			n := min(end-i, cap(buf)-len(buf))
+			buf = append(buf, s[i:i+n]...)
+			i += n
+		}
+		if i == len(s) {
+			break
+		}
+
+		if cap(buf)-len(buf) < utf8.UTFMax {
+			w.Write(buf)
+			buf = buf[:0]
+		}
+		c := s[i]
+		if c < utf8.RuneSelf {
+			i++
+			switch {
+			case unicodeASCIISpace[c]:
+			case 'A' <= c && c <= 'Z':
+				buf = append(buf, c+'a'-'A')
+			}
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
 		if unicode.IsSpace(r) || r == '\u200b' || r == '\u200c' || r == '\u200d' || r == '\ufeff' {
 			continue
 		}
-		b.WriteRune(unicode.ToLower(r))
+		buf = utf8.AppendRune(buf, unicode.ToLower(r))
 	}
-	return b.String()
+	w.Write(buf)
+	return buf
 }
+
+// normalizeKeeps marks the bytes that normalizeBody keeps unchanged:
+// ASCII other than white space and capital letters.
+var normalizeKeeps = func() (keeps [256]bool) {
+	for c := range utf8.RuneSelf {
+		keeps[c] = !unicodeASCIISpace[c] && !('A' <= c && c <= 'Z')
+	}
+	return keeps
+}()
+
+// unicodeASCIISpace marks the ASCII bytes that unicode.IsSpace reports as space.
+var unicodeASCIISpace = [utf8.RuneSelf]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
 
 func dedupeKey(tenant, fingerprint string) string {
 	return "dedupe/" + tenant + "/" + fingerprint

@@ -180,32 +180,63 @@ func foldText(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	space := false
+	// s[start:i] is the run of bytes that folding leaves as they are, which
+	// is copied at once when a byte that changes ends it.
+	start := 0
 	for i := 0; i < len(s); {
+		// Most bytes of mail are ASCII that folding keeps: skip them first.
+		if foldKeeps[s[i]] {
+			space = false
+			for i++; i < len(s) && foldKeeps[s[i]]; i++ {
+			}
+			continue
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
-			i++
-			if isRegexpSpace(c) {
+			switch {
+			case c == ' ' && !space:
+				space = true
+			case isRegexpSpace(c):
+				b.WriteString(s[start:i])
 				if !space {
 					b.WriteByte(' ')
 				}
 				space = true
-				continue
+				start = i + 1
+			case 'A' <= c && c <= 'Z':
+				b.WriteString(s[start:i])
+				b.WriteByte(c + 'a' - 'A')
+				space = false
+				start = i + 1
+			default:
+				space = false
 			}
-			space = false
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			b.WriteByte(c)
+			i++
 			continue
 		}
 
 		r, size := utf8.DecodeRuneInString(s[i:])
-		i += size
 		space = false
-		b.WriteRune(foldRune(apostrophe(r)))
+		// An invalid byte decodes to U+FFFD with size 1 and is replaced.
+		if f := foldRune(apostrophe(r)); f != r || size == 1 {
+			b.WriteString(s[start:i])
+			b.WriteRune(f)
+			start = i + size
+		}
+		i += size
 	}
+	b.WriteString(s[start:])
 	return b.String()
 }
+
+// foldKeeps marks the bytes that foldText copies unchanged whatever comes
+// before them: ASCII other than white space and capital letters.
+var foldKeeps = func() (keeps [256]bool) {
+	for c := range utf8.RuneSelf {
+		keeps[c] = !isRegexpSpace(byte(c)) && !('A' <= c && c <= 'Z')
+	}
+	return keeps
+}()
 
 // foldRune returns the representative of r's orbit under unicode.SimpleFold,
 // the set of runes that Go's (?i) matches for r: its smallest rune, or the

@@ -1,9 +1,13 @@
 package processors
 
 import (
+	"bytes"
+	"maps"
+	"math/bits"
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // detectLanguage returns the ISO 639-1 code of the language that texts are
@@ -54,18 +58,32 @@ var supportedLanguages = func() []string {
 	return codes
 }()
 
+// languageSample returns the first languageSampleBytes of texts joined,
+// each followed by "\n", with the invalid UTF-8 of a cut sample dropped.
+// It copies no more of the texts than the sample holds.
 func languageSample(texts []string) string {
-	var b strings.Builder
+	joined := 0 // the length of the joined texts that the sample reaches into
 	for _, t := range texts {
-		if b.Len() >= languageSampleBytes {
+		if joined >= languageSampleBytes {
 			break
 		}
-		b.WriteString(t)
-		b.WriteByte('\n')
+		joined += len(t) + 1
+	}
+	var b strings.Builder
+	b.Grow(min(joined, languageSampleBytes))
+	for _, t := range texts {
+		room := languageSampleBytes - b.Len()
+		if room <= 0 {
+			break
+		}
+		b.WriteString(t[:min(len(t), room)])
+		if len(t) < room {
+			b.WriteByte('\n')
+		}
 	}
 	s := b.String()
-	if len(s) > languageSampleBytes {
-		s = strings.ToValidUTF8(s[:languageSampleBytes], "")
+	if joined > languageSampleBytes {
+		s = strings.ToValidUTF8(s, "")
 	}
 	return s
 }
@@ -167,54 +185,114 @@ func dominantScript(s string) string {
 	return ""
 }
 
-// latinLanguage scores s against latinWords and distinctLetters.
+// latinLanguage scores s against latinWords and distinctLetters: one
+// point per word of s, in lower case and without leading or trailing "'",
+// that a language lists, and one per distinct letter that a language uses.
+// It reads s once, without lower-casing a copy of it.
 func latinLanguage(s string) string {
-	scores := map[string]int{}
-	lower := strings.ToLower(s)
-	words := strings.FieldsFunc(lower, func(r rune) bool {
-		return !unicode.IsLetter(r) && r != '\''
-	})
-	for _, w := range words {
-		for _, lang := range latinWordIndex[strings.Trim(w, "'")] {
-			scores[lang]++
+	var scores [len(latinLanguages)]int
+	var seen uint64 // the distinctLetterInfo bits of the letters counted
+	word := make([]byte, 0, 64)
+	addWord := func() {
+		for langs := latinWordLangs[string(bytes.Trim(word, "'"))]; langs != 0; langs &= langs - 1 {
+			scores[bits.TrailingZeros32(langs)]++
 		}
+		word = word[:0]
 	}
-	seen := map[rune]bool{}
-	for _, r := range lower {
-		if r >= 0x80 && !seen[r] {
-			seen[r] = true
-			for _, lang := range distinctLetters[r] {
-				scores[lang]++
+	for _, r := range s {
+		if r < utf8.RuneSelf {
+			c := byte(r)
+			switch {
+			case 'a' <= c && c <= 'z' || c == '\'':
+				word = append(word, c)
+			case 'A' <= c && c <= 'Z':
+				word = append(word, c+'a'-'A')
+			case len(word) > 0:
+				addWord()
+			}
+			continue
+		}
+		r = unicode.ToLower(r)
+		if info, ok := distinctLetterInfo[r]; ok && seen&info.bit == 0 {
+			seen |= info.bit
+			for langs := info.langs; langs != 0; langs &= langs - 1 {
+				scores[bits.TrailingZeros32(langs)]++
 			}
 		}
+		if unicode.IsLetter(r) {
+			word = utf8.AppendRune(word, r)
+		} else if len(word) > 0 {
+			addWord()
+		}
+	}
+	if len(word) > 0 {
+		addWord()
 	}
 
-	best, bestScore, tie := "", 0, false
+	best, bestScore, tie := -1, 0, false
 	for lang, score := range scores {
 		switch {
 		case score > bestScore:
 			best, bestScore, tie = lang, score, false
-		case score == bestScore:
+		case score == bestScore && score > 0:
 			tie = true
 		}
 	}
 	if bestScore < minLanguageScore || tie {
 		return ""
 	}
-	return best
+	return latinLanguages[best]
 }
 
-// latinWordIndex maps a word of latinWords to the languages that list it.
-var latinWordIndex = func() map[string][]string {
-	index := map[string][]string{}
+// latinLanguages lists the codes of latinWords, sorted; a language's
+// index in it is its bit in latinWordLangs and distinctLetterInfo.
+var latinLanguages = [...]string{"cs", "da", "de", "en", "es", "fi", "fr", "hu", "it", "nl", "no", "pl", "pt", "sv", "tr"}
+
+// latinLanguageIndex returns the index of code in latinLanguages.
+func latinLanguageIndex(code string) int {
+	i, ok := slices.BinarySearch(latinLanguages[:], code)
+	if !ok {
+		panic("language " + code + " of latinWords or distinctLetters is missing from latinLanguages")
+	}
+	return i
+}
+
+// latinWordLangs maps a word of latinWords to the bits of the languages
+// that list it.
+var latinWordLangs = func() map[string]uint32 {
+	if len(latinWords) != len(latinLanguages) {
+		panic("latinLanguages does not list every language of latinWords")
+	}
+	index := map[string]uint32{}
 	for lang, words := range latinWords {
+		bit := uint32(1) << latinLanguageIndex(lang)
 		for _, w := range strings.Fields(words) {
-			if !slices.Contains(index[w], lang) {
-				index[w] = append(index[w], lang)
-			}
+			index[w] |= bit
 		}
 	}
 	return index
+}()
+
+// distinctLetterInfo holds, for each letter of distinctLetters, a bit of
+// its own and the bits of its languages.
+var distinctLetterInfo = func() map[rune]struct {
+	bit   uint64
+	langs uint32
+} {
+	info := make(map[rune]struct {
+		bit   uint64
+		langs uint32
+	}, len(distinctLetters))
+	letters := slices.Sorted(maps.Keys(distinctLetters))
+	for i, r := range letters {
+		e := info[r]
+		e.bit = 1 << i
+		for _, lang := range distinctLetters[r] {
+			e.langs |= 1 << latinLanguageIndex(lang)
+		}
+		info[r] = e
+	}
+	return info
 }()
 
 // distinctLetters maps a lower-case letter to the only languages of

@@ -83,9 +83,12 @@ type ThreadConfig struct {
 // message.
 type Thread struct {
 	subject *regexp.Regexp
-	ttl     time.Duration
-	salt    []byte
-	now     func() time.Time
+	// subjectLiteral is text that every match of subject contains, such as
+	// "[#" for DefaultSubjectFormat, or "" when there is none to check.
+	subjectLiteral string
+	ttl            time.Duration
+	salt           []byte
+	now            func() time.Time
 }
 
 // NewThread returns a Thread with cfg's defaults applied, or an error
@@ -99,6 +102,9 @@ func NewThread(cfg ThreadConfig) (*Thread, error) {
 		return nil, err
 	}
 	t := &Thread{subject: re, ttl: cfg.TTL, salt: []byte(cfg.AddressSalt), now: cfg.Now}
+	if cfg.SubjectPattern == "" {
+		t.subjectLiteral = subjectFormatLiteral(cfg.SubjectFormat)
+	}
 	if t.ttl == 0 {
 		t.ttl = DefaultThreadTTL
 	}

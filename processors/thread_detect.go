@@ -10,8 +10,12 @@ import (
 // "" when m starts a new conversation. The order is the one the Thread
 // type comment gives.
 func (t *Thread) findTicket(m *Message, now time.Time) (ref, how string, err error) {
-	if ref, ok := findSubjectRef(t.subject, m.Email.Subject); ok {
-		return ref, "the subject reference", nil
+	// Most subjects hold no reference: the literal text of the format
+	// rules them out without running the regular expression.
+	if t.subjectLiteral == "" || strings.Contains(m.Email.Subject, t.subjectLiteral) {
+		if ref, ok := findSubjectRef(t.subject, m.Email.Subject); ok {
+			return ref, "the subject reference", nil
+		}
 	}
 
 	ids := threadCandidates(m.Email.InReplyTo, m.Email.References)

@@ -54,6 +54,20 @@ func subjectPattern(format, pattern string) (*regexp.Regexp, error) {
 	return regexp.MustCompile(regexp.QuoteMeta(before) + `((?i:T-[0-9A-Z]{10}))` + regexp.QuoteMeta(after)), nil
 }
 
+// subjectFormatLiteral returns the longer of the texts around {ref} in
+// format (DefaultSubjectFormat when empty), which the pattern that
+// subjectPattern makes of it matches literally.
+func subjectFormatLiteral(format string) string {
+	if format == "" {
+		format = DefaultSubjectFormat
+	}
+	before, after, _ := strings.Cut(format, subjectRefPlaceholder)
+	if len(after) > len(before) {
+		return after
+	}
+	return before
+}
+
 // findSubjectRef returns the first ticket reference that re finds in
 // subject, normalized as normalizeTicketRef does.
 func findSubjectRef(re *regexp.Regexp, subject string) (string, bool) {
