@@ -305,8 +305,18 @@ func openStore(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
 // ticketsToken runs "mailtriage tickets token create". The token goes to
 // stdout once; the store keeps only its SHA-256.
 func ticketsToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	const usage = "usage: mailtriage tickets token create --tenant T --name N [--scopes tickets:read,tickets:write] [--postgres DSN]"
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
 	if len(args) == 0 || args[0] != "create" {
-		return &usageError{err: errors.New("usage: mailtriage tickets token create --tenant T --name N [--scopes tickets:read,tickets:write] [--postgres DSN]")}
+		// main does not print a usage error, so the usage goes out here.
+		fmt.Fprintln(stderr, usage)
+		if len(args) == 0 {
+			return &usageError{err: errors.New("missing subcommand of tickets token: use create")}
+		}
+		return &usageError{err: fmt.Errorf("unknown subcommand %q of tickets token: use create", args[0])}
 	}
 	fs := flag.NewFlagSet("tickets token create", flag.ContinueOnError)
 	fs.SetOutput(stderr)

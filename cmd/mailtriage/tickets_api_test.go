@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -170,5 +171,33 @@ func TestTicketsCLIMissingToken(t *testing.T) {
 	want := "missing API token: pass --token-file or set MAILTRIAGE_API_TOKEN (create one with mailtriage tickets token create)"
 	if err == nil || err.Error() != want {
 		t.Errorf("error %v, expected %q", err, want)
+	}
+}
+
+func TestTicketsTokenPrintsUsage(t *testing.T) {
+	const usage = "usage: mailtriage tickets token create"
+	for _, tc := range []struct {
+		args      []string
+		wantError bool
+	}{
+		{nil, true},
+		{[]string{"list"}, true},
+		{[]string{"-h"}, false},
+	} {
+		var stdout, stderr bytes.Buffer
+		err := ticketsToken(context.Background(), tc.args, &stdout, &stderr)
+		if tc.wantError {
+			var usageErr *usageError
+			if !errors.As(err, &usageErr) {
+				t.Errorf("tickets token %v: error = %v, expected a usage error", tc.args, err)
+			}
+			if !strings.Contains(stderr.String(), usage) {
+				t.Errorf("tickets token %v: stderr = %q, expected the usage line", tc.args, stderr.String())
+			}
+			continue
+		}
+		if err != nil || !strings.Contains(stdout.String(), usage) {
+			t.Errorf("tickets token %v: error = %v, stdout = %q; expected the usage line and no error", tc.args, err, stdout.String())
+		}
 	}
 }
