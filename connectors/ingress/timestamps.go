@@ -12,7 +12,7 @@ import (
 // Kafka keeps record timestamps in milliseconds. A bulk import produces
 // many records within one millisecond, and the processor, which merges the
 // partitions of a batch by timestamp, could then not tell a reply from the
-// message it answers and might see the reply first. Timestamps drift ahead
+// message it replies to, and might see the reply first. Timestamps drift ahead
 // of the wall clock by at most one millisecond per record produced faster
 // than that, and fall back to the wall clock as soon as it passes them.
 //

@@ -20,7 +20,7 @@ import (
 // has HTML too. The Date is msg.CreatedAt, or now when that is zero.
 //
 // A person wrote the reply, so it carries neither Auto-Submitted nor
-// X-Auto-Response-Suppress, and the customer's auto-responder may answer
+// X-Auto-Response-Suppress, and the customer's auto-responder may reply to
 // it. It does carry processors.AutoReplyLoopHeader with the tenant, so
 // that a mailtriage on the customer's side sends no acknowledgement back.
 func BuildAgentReply(msg *schemas.OutboundMessage, from mail.Address, now time.Time) (Outgoing, error) {

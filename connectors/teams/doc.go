@@ -8,8 +8,8 @@
 // the same redaction, retries, dead letters and ledger protocol, with the
 // ledger in the PostgreSQL table teams_deliveries (migration
 // 0008_external.sql of package postgres). The Slack ledger code was not
-// shared because it is bound to its own table and migrations; this package
-// repeats its rules instead of importing them.
+// shared because it is bound to its own table and migrations, so this
+// package repeats its rules instead of importing them.
 //
 // # Message
 //

@@ -6,7 +6,7 @@
 // # Authentication
 //
 // Every request carries a bearer token. A token belongs to one tenant, so
-// a request sees only that tenant's tickets: another tenant's ticket gets
+// a request reads and changes only that tenant's tickets, and another tenant's ticket gets
 // 404, exactly like a ticket that does not exist. api_tokens stores the
 // hex SHA-256 of each token, never the token (see CreateToken). The scope
 // tickets:read allows the GET endpoints, and tickets:write the POST ones.

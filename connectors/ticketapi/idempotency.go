@@ -15,7 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// IdempotencyWindow is how long a stored response answers a retry with
+// IdempotencyWindow is how long a stored response is returned for a retry with
 // the same Idempotency-Key. A key older than that starts a new request.
 const IdempotencyWindow = 24 * time.Hour
 

@@ -15,7 +15,7 @@ type redactHandler struct {
 }
 
 // NewRedactHandler returns a handler that applies the redaction rule of
-// the package comment to every record and attribute before next sees them.
+// the package comment to every record and attribute before passing them to next.
 func NewRedactHandler(next slog.Handler) slog.Handler {
 	return &redactHandler{next: next}
 }
@@ -49,7 +49,7 @@ func (h *redactHandler) WithGroup(name string) slog.Handler {
 	return &redactHandler{next: h.next.WithGroup(name)}
 }
 
-// keyClass is what an attribute key says about its value.
+// keyClass is the kind of value an attribute key names.
 type keyClass int
 
 const (
@@ -77,7 +77,7 @@ func setOf(keys ...string) map[string]bool {
 	return set
 }
 
-// classifyKey returns what key says about its value.
+// classifyKey returns the kind of value that key names.
 func classifyKey(key string) keyClass {
 	k := strings.NewReplacer("-", "_", ".", "_").Replace(strings.ToLower(key))
 	switch {

@@ -39,7 +39,7 @@ func (p *anchoredPattern) MatchString(s string) bool {
 // firstASCIIBytes returns which ASCII bytes can be the first byte of a
 // match of expr. It follows the compiled program from its start through
 // empty-width, capture and alternation instructions to the instructions
-// that consume the first rune, and asks each of them about every ASCII
+// that consume the first rune, and tests each of them against every ASCII
 // rune, so case folding is taken into account as the regexp package does
 // it. A program that can match the empty string allows every byte.
 func firstASCIIBytes(expr string) ([utf8.RuneSelf]bool, error) {

@@ -52,10 +52,9 @@ func (e *TransportError) Error() string {
 func (e *TransportError) Unwrap() error { return e.Err }
 
 // Retryable reports whether sending the request again may succeed, and the
-// wait the server requested, if any. It is the one place that decides:
-// a transport error, 408, 409 (Zendesk's status for a concurrent update of
-// one ticket), 429 and every 5xx are retryable; any other status is
-// permanent.
+// wait the server requested, if any. A transport error, 408, 409
+// (Zendesk's status for a concurrent update of one ticket), 429 and every
+// 5xx are retryable. Any other status is permanent.
 func Retryable(err error) (retry bool, serverWait time.Duration) {
 	var serr *StatusError
 	if errors.As(err, &serr) {
