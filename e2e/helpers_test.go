@@ -68,18 +68,42 @@ func endOffsets(ctx context.Context, t testing.TB, adm *kadm.Client, names ...st
 	return offsets
 }
 
-// stableOffsets lists the last stable offsets of the topics: everything
-// below them is committed or aborted.
+// stableOffsets lists the last stable offsets of the topics once every
+// transaction written before the call is decided: everything below them
+// is committed or aborted. A transaction coordinator writes the commit
+// markers to the output partitions after the group's offsets become
+// visible, so a plain ListCommittedOffsets right after a group caught up
+// can still stop short of the last transaction; this waits for the
+// stable offsets to reach the end offsets listed first.
 func stableOffsets(ctx context.Context, t testing.TB, adm *kadm.Client, names ...string) kadm.ListedOffsets {
 	t.Helper()
-	offsets, err := adm.ListCommittedOffsets(ctx, names...)
-	if err == nil {
-		err = offsets.Error()
-	}
-	if err != nil {
-		t.Fatalf("listing the last stable offsets of %v: %v", names, err)
-	}
-	return offsets
+	ends := endOffsets(ctx, t, adm, names...)
+	var stable kadm.ListedOffsets
+	waitFor(ctx, t, fmt.Sprintf("the transactions open on %v to be decided", names), func() (bool, string) {
+		offsets, err := adm.ListCommittedOffsets(ctx, names...)
+		if err == nil {
+			err = offsets.Error()
+		}
+		if err != nil {
+			return false, fmt.Sprintf("listing the last stable offsets: %v", err)
+		}
+		stable = offsets
+		return behindEnds(stable, ends)
+	})
+	return stable
+}
+
+// behindEnds reports whether stable has reached ends on every partition,
+// and otherwise names the first partition that has not.
+func behindEnds(stable, ends kadm.ListedOffsets) (bool, string) {
+	state := ""
+	ends.Each(func(end kadm.ListedOffset) {
+		got, ok := stable.Lookup(end.Topic, end.Partition)
+		if state == "" && (!ok || got.Offset < end.Offset) {
+			state = fmt.Sprintf("%s[%d] stable at %d, end %d", end.Topic, end.Partition, got.Offset, end.Offset)
+		}
+	})
+	return state == "", state
 }
 
 // seedGroup commits offsets for a group that has none, so that it starts
