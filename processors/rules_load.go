@@ -22,12 +22,25 @@ func LoadRules(path string) (*Ruleset, error) {
 	return ParseRules(path, data)
 }
 
-// readRulesFile reads a rules file, with a hint at --rules when it does
-// not exist.
+// RulesFileNotFoundError is the error of LoadRules and NewRulesWatcher
+// when the rules file does not exist. It matches fs.ErrNotExist. The
+// message names only the path, so each command can add the flag or
+// argument that names another file.
+type RulesFileNotFoundError struct {
+	Path string
+}
+
+func (e *RulesFileNotFoundError) Error() string {
+	return "rules file " + e.Path + " does not exist"
+}
+
+func (e *RulesFileNotFoundError) Unwrap() error { return fs.ErrNotExist }
+
+// readRulesFile reads a rules file.
 func readRulesFile(path string) ([]byte, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("reading rules: %w; pass --rules with the path of a YAML ruleset, such as config/rules.yaml in the repository", err)
+		return nil, &RulesFileNotFoundError{Path: path}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading rules file %s: %w", path, err)
@@ -93,7 +106,7 @@ func readRulesFile(path string) ([]byte, error) {
 func ParseRules(name string, data []byte) (*Ruleset, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%s: invalid YAML: %w", name, err)
+		return nil, yamlSyntaxError(name, data, err)
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		return nil, fmt.Errorf("%s: file is empty; add a version and a rules list", name)

@@ -1,6 +1,7 @@
 package processors
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -172,11 +173,6 @@ rules:
 			want: []string{`rules.yaml:4: rule "one": invalid regex`, `rules.yaml:7: rule "two": unknown key "colour"`},
 		},
 		{
-			name: "invalid yaml",
-			yaml: "version: \"1\"\nrules: [\n",
-			want: []string{"rules.yaml: invalid YAML", "line"},
-		},
-		{
 			name: "empty file",
 			yaml: "",
 			want: []string{"rules.yaml: file is empty"},
@@ -242,11 +238,86 @@ tenants:
 func TestLoadRulesMissingFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "absent.yaml")
 	_, err := LoadRules(path)
-	if err == nil || !strings.Contains(err.Error(), path) {
-		t.Errorf("LoadRules(%q) err = %v, want one naming the path", path, err)
+	if want := "rules file " + path + " does not exist"; err == nil || err.Error() != want {
+		t.Errorf("LoadRules(%q) err = %v, want %q", path, err, want)
+	}
+	var notFound *RulesFileNotFoundError
+	if !errors.As(err, &notFound) || notFound.Path != path {
+		t.Errorf("LoadRules err = %#v, want a *RulesFileNotFoundError with the path", err)
 	}
 	if !os.IsNotExist(unwrapAll(err)) {
 		t.Errorf("LoadRules err = %v, want it to wrap a not-exist error", err)
+	}
+}
+
+// The line of a YAML syntax error is the one an editor shows, counted
+// from 1, for the scanner's problems and the parser's alike.
+func TestParseRulesYAMLSyntaxErrors(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{
+			name: "tab indentation",
+			yaml: "version: \"1\"\nrules:\n\t- id: a\n",
+			want: "rules.yaml:3: invalid YAML: found character that cannot start any token",
+		},
+		{
+			name: "problem on the first line",
+			yaml: "\tversion: \"1\"\n",
+			want: "rules.yaml:1: invalid YAML: found character that cannot start any token",
+		},
+		{
+			name: "unclosed quote",
+			yaml: "version: \"1\"\nrules:\n  - id: a\n    when: {alias: \"x}\n",
+			want: "rules.yaml:4: invalid YAML: found unexpected end of stream",
+		},
+		{
+			name: "colon in a plain value",
+			yaml: "version: \"1\"\nrules:\n  - id: a\n    when: alias: x\n",
+			want: "rules.yaml:4: invalid YAML: mapping values are not allowed in this context",
+		},
+		{
+			name: "unclosed flow mapping",
+			yaml: "version: \"1\"\nrules:\n  - id: a\n    when: {alias: x\n    then: {queue: y}\n",
+			want: "rules.yaml:4: invalid YAML: did not find expected ',' or '}'; " +
+				"the mistake is on this line or inside the { } mapping that starts on it; check that it is closed",
+		},
+		{
+			name: "unclosed flow list",
+			yaml: "version: \"1\"\nrules: [\n",
+			want: "rules.yaml:3: invalid YAML: did not find expected node content",
+		},
+		{
+			name: "key indented too little",
+			yaml: "version: \"1\"\nrules:\n  - id: a\n    when: {alias: x}\n   then: {queue: y}\n",
+			want: "rules.yaml:3: invalid YAML: did not find expected '-' indicator; " +
+				"the mistake is on this line or inside the list that starts on it",
+		},
+		{
+			name: "list item in a mapping",
+			yaml: "version: \"1\"\n- id: a\n",
+			want: "rules.yaml:2: invalid YAML: did not find expected key; " +
+				"the mistake is on this line or inside the mapping that starts on it",
+		},
+		{
+			name: "unknown anchor has no line",
+			yaml: "version: \"1\"\nrules: *missing\n",
+			want: "rules.yaml: invalid YAML: unknown anchor 'missing' referenced",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rs, err := ParseRules("rules.yaml", []byte(tt.yaml))
+			if err == nil {
+				t.Fatalf("ParseRules accepted the file, want %q", tt.want)
+			}
+			if rs != nil {
+				t.Errorf("ParseRules returned a ruleset along with error %v", err)
+			}
+			if err.Error() != tt.want {
+				t.Errorf("error\n%s\nwant\n%s", err, tt.want)
+			}
+		})
 	}
 }
 

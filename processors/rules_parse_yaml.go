@@ -1,12 +1,93 @@
 package processors
 
 import (
+	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
+
+// yamlErrorRe matches the text of a syntax error of go.yaml.in/yaml/v3.
+// The text is the only place where the package gives the line: it has no
+// error type with the position, and it never reports the column.
+var yamlErrorRe = regexp.MustCompile(`^yaml: line ([0-9]+): (.*)$`)
+
+// yamlParserProblems are the problems that yaml v3's parser reports, as
+// opposed to its scanner. For these, v3.0.6 writes the line counted from
+// 0, one less than an editor shows, and scanner problems get the line
+// counted from 1. Some parser problems name the line where the enclosing
+// mapping or list starts, and their value is a hint that states this.
+var yamlParserProblems = map[string]string{
+	"did not find expected key":              "the mistake is on this line or inside the mapping that starts on it",
+	"did not find expected '-' indicator":    "the mistake is on this line or inside the list that starts on it",
+	"did not find expected ',' or '}'":       "the mistake is on this line or inside the { } mapping that starts on it; check that it is closed",
+	"did not find expected ',' or ']'":       "the mistake is on this line or inside the [ ] list that starts on it; check that it is closed",
+	"did not find expected node content":     "",
+	"did not find expected <document start>": "",
+	"did not find expected <stream-start>":   "",
+	"found duplicate %YAML directive":        "",
+	"found duplicate %TAG directive":         "",
+	"found incompatible YAML document":       "",
+	"found undefined tag handle":             "",
+}
+
+// rulesYAMLError is a YAML syntax error of a rules file, in the form
+// FILE:LINE: problem of the other problems of a rules file.
+type rulesYAMLError struct {
+	text string
+	err  error // the error of yaml.Unmarshal
+}
+
+func (e *rulesYAMLError) Error() string { return e.text }
+
+func (e *rulesYAMLError) Unwrap() error { return e.err }
+
+// yamlSyntaxError returns err, the error of yaml.Unmarshal on data, as
+// "FILE:LINE: invalid YAML: problem", or "FILE: invalid YAML: problem"
+// when the parser gives no line, as it does for control characters and
+// unknown anchors.
+func yamlSyntaxError(file string, data []byte, err error) error {
+	line, problem, found := yamlErrorLine(err)
+	if !found {
+		// yaml v3 leaves the line out of a problem on the first line.
+		// After one empty line, the same problem comes with line 2.
+		var doc yaml.Node
+		shifted := yaml.Unmarshal(append([]byte("\n"), data...), &doc)
+		if shifted != nil {
+			if l, p, ok := yamlErrorLine(shifted); ok && p == problem {
+				line, found = l-1, true
+			}
+		}
+	}
+	if !found {
+		return &rulesYAMLError{text: fmt.Sprintf("%s: invalid YAML: %s", file, problem), err: err}
+	}
+	text := fmt.Sprintf("%s:%d: invalid YAML: %s", file, line, problem)
+	if hint := yamlParserProblems[problem]; hint != "" {
+		text += "; " + hint
+	}
+	return &rulesYAMLError{text: text, err: err}
+}
+
+// yamlErrorLine returns the line, counted from 1, and the problem of a
+// yaml v3 syntax error, and whether the error had a line.
+func yamlErrorLine(err error) (line int, problem string, found bool) {
+	m := yamlErrorRe.FindStringSubmatch(err.Error())
+	if m == nil {
+		return 0, strings.TrimPrefix(err.Error(), "yaml: "), false
+	}
+	line, convErr := strconv.Atoi(m[1])
+	if convErr != nil {
+		return 0, m[2], false
+	}
+	if _, parser := yamlParserProblems[m[2]]; parser {
+		line++
+	}
+	return line, m[2], true
+}
 
 // mapping checks that n is a mapping whose keys are all in allowed and
 // appear once, and returns its values by key.

@@ -51,7 +51,7 @@ func runClassify(ctx context.Context, args []string) error {
 
 	chain, err := processors.DefaultChain(processors.ChainConfig{RulesFile: *rules})
 	if err != nil {
-		return err
+		return explainMissingRules(err)
 	}
 
 	raw, source, err := readMessageInput(flags.Arg(0))

@@ -84,7 +84,7 @@ func runDemo(ctx context.Context, args []string) error {
 
 	report, err := demo.Run(ctx, cfg)
 	if err != nil {
-		return err
+		return explainMissingRules(err)
 	}
 	if *asJSON {
 		return report.WriteJSON(os.Stdout)

@@ -66,40 +66,20 @@ type filterFlags struct {
 
 func (f *filterFlags) addFlags(fs *flag.FlagSet) {
 	fs.StringVar(&f.filter.Tenant, "tenant", "", "select the dead letters of this `tenant`")
-	fs.StringVar(&f.filter.Stage, "stage", "", "select the dead letters of this `stage`, such as decode, classify or sink-postgres")
+	fs.StringVar(&f.filter.Stage, "stage", "", "select the dead letters of this `stage`: "+strings.Join(dlqStages(), ", "))
 	fs.StringVar(&f.filter.ErrorContains, "error", "", "select the dead letters whose error contains this `text`, in any letter case")
-	fs.StringVar(&f.since, "since", "", "select the dead letters written at or after this `time`: RFC 3339 (2026-01-05T10:00:00Z) or a duration before now (24h)")
-	fs.StringVar(&f.until, "until", "", "select the dead letters written before this `time`: RFC 3339 or a duration before now")
+	fs.StringVar(&f.since, "since", "", "select the dead letters written at or after this `time`: "+timeForms)
+	fs.StringVar(&f.until, "until", "", "select the dead letters written before this `time`, in the forms of --since; a date includes its whole day")
 }
 
-// resolve parses --since and --until relative to now.
+// resolve checks --stage and parses --since and --until relative to now.
 func (f *filterFlags) resolve(now time.Time) (dlq.Filter, error) {
+	if err := checkDLQStage(f.filter.Stage); err != nil {
+		return f.filter, err
+	}
 	var err error
-	if f.filter.Since, err = parseTimeFlag("since", f.since, now); err != nil {
-		return f.filter, err
-	}
-	if f.filter.Until, err = parseTimeFlag("until", f.until, now); err != nil {
-		return f.filter, err
-	}
-	if !f.filter.Since.IsZero() && !f.filter.Until.IsZero() && !f.filter.Until.After(f.filter.Since) {
-		return f.filter, fmt.Errorf("--until %s is not after --since %s: swap them or widen the range", f.until, f.since)
-	}
-	return f.filter, nil
-}
-
-// parseTimeFlag reads an RFC 3339 time or a duration before now. An
-// empty value is the zero time.
-func parseTimeFlag(name, value string, now time.Time) (time.Time, error) {
-	if value == "" {
-		return time.Time{}, nil
-	}
-	if t, err := time.Parse(time.RFC3339, value); err == nil {
-		return t, nil
-	}
-	if d, err := time.ParseDuration(value); err == nil && d > 0 {
-		return now.Add(-d), nil
-	}
-	return time.Time{}, fmt.Errorf("invalid --%s %q: use an RFC 3339 time such as 2026-01-05T10:00:00Z or a positive duration before now such as 24h", name, value)
+	f.filter.Since, f.filter.Until, err = parseTimeRange(f.since, f.until, now)
+	return f.filter, err
 }
 
 func runDLQ(ctx context.Context, args []string) error {

@@ -20,7 +20,11 @@ func init() {
 	register("kpi", "Print routing, response, latency, duplicate and dead-letter KPIs from ClickHouse", runKPI)
 }
 
-const kpiUsage = "usage: mailtriage kpi --clickhouse host:port [--database name] [--table name] [--tenant T] [--since YYYY-MM-DD] [--until YYYY-MM-DD] [--json]"
+const kpiUsage = "usage: mailtriage kpi [--clickhouse host:port] [--database name] [--table name] [--tenant T] [--since T] [--until T] [--json]"
+
+// envClickHouseAddr is the default of --clickhouse. The local stack's
+// .stack/env sets it to its ClickHouse native protocol address.
+const envClickHouseAddr = "MAILTRIAGE_CLICKHOUSE_ADDR"
 
 // runKPI runs "mailtriage kpi", printing to standard output.
 func runKPI(ctx context.Context, args []string) error {
@@ -34,17 +38,18 @@ type kpiFlags struct {
 	json                        bool
 }
 
-// parseKPIFlags parses and checks the flags of "mailtriage kpi".
-func parseKPIFlags(args []string) (kpiFlags, error) {
+// parseKPIFlags parses and checks the flags of "mailtriage kpi", with
+// --since and --until relative to now.
+func parseKPIFlags(args []string, now time.Time) (kpiFlags, error) {
 	var f kpiFlags
 	fs := flag.NewFlagSet("kpi", flag.ContinueOnError)
-	fs.StringVar(&f.addr, "clickhouse", "", "host:port of the ClickHouse native protocol (TCP, usually port 9000; not the HTTP port)")
+	fs.StringVar(&f.addr, "clickhouse", os.Getenv(envClickHouseAddr), "host:port of the ClickHouse native protocol (TCP, usually port 9000; not the HTTP port); the default comes from $"+envClickHouseAddr)
 	fs.StringVar(&f.user, "clickhouse-user", clickhouse.DefaultUsername, "ClickHouse user; its password is read from $"+envClickHousePassword)
 	fs.StringVar(&f.database, "database", clickhouse.DefaultDatabase, "ClickHouse database that mailtriage sink clickhouse writes")
 	fs.StringVar(&f.table, "table", clickhouse.DefaultTable, "name of the decisions table; the other tables have their default names")
 	fs.StringVar(&f.filter.Tenant, "tenant", "", "report only this `tenant`")
-	since := fs.String("since", "", "report messages received on or after this `date` (YYYY-MM-DD, UTC)")
-	until := fs.String("until", "", "report messages received on or before this `date` (YYYY-MM-DD, UTC), the whole day included")
+	since := fs.String("since", "", "report messages received at or after this `time`: "+timeForms)
+	until := fs.String("until", "", "report messages received before this `time`, in the forms of --since; a date includes its whole day")
 	fs.BoolVar(&f.json, "json", false, "print the KPIs as one JSON object instead of tables")
 	if err := parseFlags(fs, args); err != nil {
 		return f, err
@@ -53,41 +58,17 @@ func parseKPIFlags(args []string) (kpiFlags, error) {
 		return f, fmt.Errorf("unexpected argument %q: %s", fs.Arg(0), kpiUsage)
 	}
 	if f.addr == "" {
-		return f, errors.New("missing --clickhouse: pass the host:port of the ClickHouse native protocol, such as 127.0.0.1:9000")
+		return f, errors.New("missing --clickhouse: pass the host:port of the ClickHouse native protocol, such as 127.0.0.1:9000, or set " + envClickHouseAddr)
 	}
 
 	var err error
-	if f.filter.From, err = parseDateFlag("since", *since); err != nil {
-		return f, err
-	}
-	if f.filter.To, err = parseDateFlag("until", *until); err != nil {
-		return f, err
-	}
-	if !f.filter.To.IsZero() {
-		f.filter.To = f.filter.To.AddDate(0, 0, 1) // the whole day of --until
-	}
-	if !f.filter.From.IsZero() && !f.filter.To.IsZero() && !f.filter.From.Before(f.filter.To) {
-		return f, fmt.Errorf("invalid range: --since %s is after --until %s: swap them", *since, *until)
-	}
-	return f, nil
-}
-
-// parseDateFlag parses a YYYY-MM-DD date as midnight UTC. An empty value
-// gives the zero time.
-func parseDateFlag(name, value string) (time.Time, error) {
-	if value == "" {
-		return time.Time{}, nil
-	}
-	t, err := time.ParseInLocation(time.DateOnly, value, time.UTC)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("invalid --%s %q: use a date such as 2026-01-05 (days are UTC)", name, value)
-	}
-	return t, nil
+	f.filter.From, f.filter.To, err = parseTimeRange(*since, *until, now)
+	return f, err
 }
 
 // kpiCommand runs "mailtriage kpi" with args, printing to out.
 func kpiCommand(ctx context.Context, args []string, out io.Writer) error {
-	f, err := parseKPIFlags(args)
+	f, err := parseKPIFlags(args, time.Now())
 	if err != nil {
 		return err
 	}

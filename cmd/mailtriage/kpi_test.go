@@ -23,35 +23,74 @@ import (
 )
 
 func TestKPIFlagErrors(t *testing.T) {
+	t.Setenv(envClickHouseAddr, "")
 	tests := []struct {
 		name string
 		args []string
 		want string
 	}{
-		{"missing address", []string{"--json"}, "missing --clickhouse"},
-		{"invalid since", []string{"--clickhouse", "127.0.0.1:9000", "--since", "03/01/2025"}, `invalid --since "03/01/2025"`},
-		{"invalid until", []string{"--clickhouse", "127.0.0.1:9000", "--until", "2025-02-30"}, `invalid --until "2025-02-30"`},
-		{"reversed range", []string{"--clickhouse", "127.0.0.1:9000", "--since", "2025-03-05", "--until", "2025-03-04"}, "--since 2025-03-05 is after --until 2025-03-04"},
-		{"extra argument", []string{"--clickhouse", "127.0.0.1:9000", "today"}, `unexpected argument "today"`},
+		{"missing address", []string{"--json"},
+			"missing --clickhouse: pass the host:port of the ClickHouse native protocol, such as 127.0.0.1:9000, or set MAILTRIAGE_CLICKHOUSE_ADDR"},
+		{"invalid since", []string{"--clickhouse", "127.0.0.1:9000", "--since", "03/01/2025"}, `invalid --since "03/01/2025": use ` + timeForms},
+		{"invalid until", []string{"--clickhouse", "127.0.0.1:9000", "--until", "2025-02-30"}, `invalid --until "2025-02-30": use ` + timeForms},
+		{"reversed range", []string{"--clickhouse", "127.0.0.1:9000", "--since", "2025-03-05", "--until", "2025-03-04"},
+			"invalid range: --until 2025-03-04 is not after --since 2025-03-05: swap them or widen the range"},
+		{"extra argument", []string{"--clickhouse", "127.0.0.1:9000", "today"}, `unexpected argument "today": ` + kpiUsage},
 		{"invalid database", []string{"--clickhouse", "127.0.0.1:9000", "--database", "a-b"}, `invalid ClickHouse database name "a-b"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := kpiCommand(context.Background(), tt.args, &bytes.Buffer{})
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("got %v, expected an error containing %q", err, tt.want)
+			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Errorf("got %v, expected an error starting with %q", err, tt.want)
 			}
 		})
 	}
+}
 
-	// One day: --until includes the whole day.
-	f, err := parseKPIFlags([]string{"--clickhouse", "127.0.0.1:9000", "--since", "2025-03-03", "--until", "2025-03-03"})
+func TestKPIFlagsTimeRange(t *testing.T) {
+	now := time.Date(2025, 3, 5, 12, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name     string
+		args     []string
+		from, to time.Time
+	}{
+		// One day: --until includes the whole day.
+		{"dates", []string{"--since", "2025-03-03", "--until", "2025-03-03"},
+			time.Date(2025, 3, 3, 0, 0, 0, 0, time.UTC), time.Date(2025, 3, 4, 0, 0, 0, 0, time.UTC)},
+		{"RFC 3339", []string{"--since", "2025-03-03T06:00:00Z", "--until", "2025-03-03T18:00:00Z"},
+			time.Date(2025, 3, 3, 6, 0, 0, 0, time.UTC), time.Date(2025, 3, 3, 18, 0, 0, 0, time.UTC)},
+		{"duration", []string{"--since", "24h"}, now.Add(-24 * time.Hour), time.Time{}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f, err := parseKPIFlags(append([]string{"--clickhouse", "127.0.0.1:9000"}, c.args...), now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !f.filter.From.Equal(c.from) || !f.filter.To.Equal(c.to) {
+				t.Errorf("got [%v, %v), expected [%v, %v)", f.filter.From, f.filter.To, c.from, c.to)
+			}
+		})
+	}
+}
+
+func TestKPIAddressFromEnvironment(t *testing.T) {
+	t.Setenv(envClickHouseAddr, "127.0.0.1:19000")
+	f, err := parseKPIFlags(nil, time.Now())
+	if err != nil {
+		t.Fatalf("parseKPIFlags without --clickhouse: %v", err)
+	}
+	if f.addr != "127.0.0.1:19000" {
+		t.Errorf("address %q, expected %q from %s", f.addr, "127.0.0.1:19000", envClickHouseAddr)
+	}
+
+	f, err = parseKPIFlags([]string{"--clickhouse", "127.0.0.1:9000"}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	from, to := time.Date(2025, 3, 3, 0, 0, 0, 0, time.UTC), time.Date(2025, 3, 4, 0, 0, 0, 0, time.UTC)
-	if !f.filter.From.Equal(from) || !f.filter.To.Equal(to) {
-		t.Errorf("--since and --until 2025-03-03: got [%v, %v), expected [%v, %v)", f.filter.From, f.filter.To, from, to)
+	if f.addr != "127.0.0.1:9000" {
+		t.Errorf("address %q, expected the flag's 127.0.0.1:9000 over the environment", f.addr)
 	}
 }
 
@@ -216,6 +255,17 @@ func TestKPICommandOnKnownRun(t *testing.T) {
 			if lines[key] != line {
 				t.Errorf("row %s: got %q, expected %q\nfull output:\n%s", key, lines[key], line, text)
 			}
+		}
+	})
+
+	t.Run("address from the environment", func(t *testing.T) {
+		t.Setenv(envClickHouseAddr, addr)
+		var out bytes.Buffer
+		if err := kpiCommand(ctx, []string{"--database", database, "--json"}, &out); err != nil {
+			t.Fatalf("mailtriage kpi without --clickhouse: %v", err)
+		}
+		if got := decodeJSON(t, out.String()); !reflect.DeepEqual(got, expected) {
+			t.Errorf("mailtriage kpi --json with %s:\ngot  %v\nwant %v", envClickHouseAddr, got, expected)
 		}
 	})
 

@@ -42,7 +42,7 @@ func exportFeedback(ctx context.Context, args []string, report io.Writer) error 
 	kafka.AddFlags(fs)
 	topic := fs.String("topic", topics.Feedback, "topic of the feedback events")
 	tenant := fs.String("tenant", "", "export only this tenant's tickets (default: every tenant)")
-	since := fs.String("since", "", "export only reassignments at or after this time: RFC 3339, such as 2025-03-01T00:00:00Z, or a date, such as 2025-03-01 (UTC)")
+	since := fs.String("since", "", "export only reassignments at or after this `time`: "+timeForms)
 	out := fs.String("out", "", "output `file`: .csv for text,label rows, .jsonl for JSON lines (required)")
 	timeout := fs.Duration("timeout", 5*time.Minute, "maximum time to read the topic")
 	registryURL := addSchemaRegistryFlag(fs)
@@ -58,7 +58,7 @@ func exportFeedback(ctx context.Context, args []string, report io.Writer) error 
 		return err
 	}
 	selection := feedbackSelection{tenant: *tenant}
-	if selection.since, err = parseSince(*since); err != nil {
+	if selection.since, _, err = parseTimeFlag("since", *since, time.Now()); err != nil {
 		return err
 	}
 	if *timeout <= 0 {
@@ -104,20 +104,6 @@ func exportFormat(path string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("invalid --out %q: the file name must end in .csv or .jsonl", path)
-}
-
-// parseSince parses the --since value. Empty means no lower bound.
-func parseSince(s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, nil
-	}
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t, nil
-	}
-	return time.Time{}, fmt.Errorf("invalid --since %q: use an RFC 3339 time such as 2025-03-01T00:00:00Z or a date such as 2025-03-01", s)
 }
 
 // feedbackRecord is the part of a Kafka record that the export reads.

@@ -205,7 +205,7 @@ func process(ctx context.Context, cfg processConfig, log *slog.Logger) error {
 		Thread: processors.ThreadConfig{AddressSalt: cfg.threadSalt},
 	})
 	if err != nil {
-		return fmt.Errorf("loading the processor chain: %w", err)
+		return fmt.Errorf("loading the processor chain: %w", explainMissingRules(err))
 	}
 
 	r, err := runner.New(runner.Config{

@@ -61,6 +61,10 @@ func rulesLint(args []string, out io.Writer) error {
 
 	path := fs.Arg(0)
 	rs, err := processors.LoadRules(path)
+	var notFound *processors.RulesFileNotFoundError
+	if errors.As(err, &notFound) {
+		return fmt.Errorf("%w: check the path, or lint the sample ruleset with mailtriage rules lint config/rules.yaml from the repository's root folder", err)
+	}
 	if err != nil {
 		problems := splitErrors(err)
 		for _, p := range problems {
@@ -70,6 +74,17 @@ func rulesLint(args []string, out io.Writer) error {
 	}
 	fmt.Fprintln(out, lintSummary(path, rs))
 	return nil
+}
+
+// explainMissingRules adds to err, when the rules file does not exist,
+// how to name another one: the --rules flag of process, demo, classify and
+// rules test.
+func explainMissingRules(err error) error {
+	var notFound *processors.RulesFileNotFoundError
+	if errors.As(err, &notFound) {
+		return fmt.Errorf("%w: pass --rules with the path of a YAML ruleset, such as config/rules.yaml from the repository's root folder", err)
+	}
+	return err
 }
 
 // splitErrors returns the messages of the errors that errors.Join combined
@@ -152,7 +167,7 @@ func rulesTest(ctx context.Context, args []string, out io.Writer) error {
 
 	rs, err := processors.LoadRules(*rulesFile)
 	if err != nil {
-		return err
+		return explainMissingRules(err)
 	}
 	report := ruleTestReport{RulesFile: *rulesFile, RulesetVersion: rs.Version, Tenant: *tenant}
 	for _, name := range fs.Args() {

@@ -101,8 +101,55 @@ func TestRulesLintUsage(t *testing.T) {
 			t.Errorf("mailtriage %s: exit code %d, want 2", strings.Join(args, " "), code)
 		}
 	}
-	if code, _, errOut := runCaptured(t, "rules", "lint", filepath.Join(t.TempDir(), "absent.yaml")); code != 1 || !strings.Contains(errOut, "absent.yaml") {
-		t.Errorf("lint of a missing file: exit code %d, stderr %q; want 1 and the file name", code, errOut)
+}
+
+func TestRulesLintMissingFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "absent.yaml")
+	code, out, errOut := runCaptured(t, "rules", "lint", path)
+	if code != 1 {
+		t.Errorf("exit code %d, want 1", code)
+	}
+	if out != "" {
+		t.Errorf("stdout %q, want nothing", out)
+	}
+	want := "mailtriage rules: rules file " + path + " does not exist: check the path, " +
+		"or lint the sample ruleset with mailtriage rules lint config/rules.yaml from the repository's root folder\n"
+	if errOut != want {
+		t.Errorf("stderr\n%q\nwant\n%q", errOut, want)
+	}
+}
+
+func TestRulesTestMissingRulesFile(t *testing.T) {
+	rules := filepath.Join(t.TempDir(), "absent.yaml")
+	paths := writeMessages(t, map[string]string{"a.eml": testMessage("support@shop.example", "Hello", "Hi")})
+	code, _, errOut := runCaptured(t, "rules", "test", "--rules", rules, paths["a.eml"])
+	if code != 1 {
+		t.Errorf("exit code %d, want 1", code)
+	}
+	want := "mailtriage rules: rules file " + rules + " does not exist: pass --rules with the path of a YAML ruleset, " +
+		"such as config/rules.yaml from the repository's root folder\n"
+	if errOut != want {
+		t.Errorf("stderr\n%q\nwant\n%q", errOut, want)
+	}
+}
+
+func TestRulesLintYAMLSyntaxError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	content := "version: \"1\"\nrules:\n  - id: one\n    when: {alias: billing\n    then: {queue: billing}\n"
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCaptured(t, "rules", "lint", path)
+	if code != 1 {
+		t.Errorf("exit code %d, want 1", code)
+	}
+	want := path + ":4: invalid YAML: did not find expected ',' or '}'; " +
+		"the mistake is on this line or inside the { } mapping that starts on it; check that it is closed\n"
+	if out != want {
+		t.Errorf("stdout\n%q\nwant\n%q", out, want)
+	}
+	if want := "1 problem(s) listed above"; !strings.Contains(errOut, want) {
+		t.Errorf("stderr %q does not contain %q", errOut, want)
 	}
 }
 
@@ -198,5 +245,18 @@ func TestRulesTestErrors(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "absent.eml")
 	if code, _, errOut := runCaptured(t, "rules", "test", "--rules", sampleRules, missing); code != 1 || !strings.Contains(errOut, "absent.eml not found") {
 		t.Errorf("rules test of a missing message: exit code %d, stderr %q; want 1 and not found", code, errOut)
+	}
+}
+
+func TestClassifyMissingRulesFile(t *testing.T) {
+	rules := filepath.Join(t.TempDir(), "absent.yaml")
+	code, _, errOut := runCaptured(t, "classify", "--rules", rules, "-")
+	if code != 1 {
+		t.Errorf("exit code %d, want 1", code)
+	}
+	want := "mailtriage classify: rules file " + rules + " does not exist: pass --rules with the path of a YAML ruleset, " +
+		"such as config/rules.yaml from the repository's root folder\n"
+	if errOut != want {
+		t.Errorf("stderr\n%q\nwant\n%q", errOut, want)
 	}
 }

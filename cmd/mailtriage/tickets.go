@@ -25,8 +25,10 @@ serve     runs the ticket API (JSON over HTTP, bearer tokens per tenant) on
           --listen, with the relay that produces agent replies and ticket
           events to Kafka:
           tickets serve --postgres DSN --message-id-domain D --brokers B
-token     tickets token create --tenant T --name N prints a new API token
-          once; the store keeps only its SHA-256.
+token     manages API tokens: tickets token create --tenant T --name N
+          prints a new token once (the store keeps only its SHA-256);
+          tickets token list prints the tokens without them; tickets token
+          revoke --tenant T --name N (or --id ID) makes the API reject one.
 
 The client subcommands call the API at --api URL (or $MAILTRIAGE_API_URL)
 with the token of --token-file (or $MAILTRIAGE_API_TOKEN):

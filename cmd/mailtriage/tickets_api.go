@@ -302,53 +302,6 @@ func openStore(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
 	return pool, nil
 }
 
-// ticketsToken runs "mailtriage tickets token create". The token goes to
-// stdout once; the store keeps only its SHA-256.
-func ticketsToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	const usage = "usage: mailtriage tickets token create --tenant T --name N [--scopes tickets:read,tickets:write] [--postgres DSN]"
-	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-		fmt.Fprintln(stdout, usage)
-		return nil
-	}
-	if len(args) == 0 || args[0] != "create" {
-		// main does not print a usage error, so the usage goes out here.
-		fmt.Fprintln(stderr, usage)
-		if len(args) == 0 {
-			return &usageError{err: errors.New("missing subcommand of tickets token: use create")}
-		}
-		return &usageError{err: fmt.Errorf("unknown subcommand %q of tickets token: use create", args[0])}
-	}
-	fs := flag.NewFlagSet("tickets token create", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dsn := postgresFlag(fs)
-	tenant := fs.String("tenant", "", "tenant whose tickets the token may read and change (required)")
-	name := fs.String("name", "", "token name, the actor api:NAME of its changes: lower-case letters, digits, '.', '_' and '-' (required)")
-	scopes := fs.String("scopes", strings.Join(ticketapi.Scopes, ","), "comma-separated scopes: tickets:read for the GET endpoints, tickets:write for the POST ones")
-	if err := parseFlags(fs, args[1:]); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q: tickets token create takes only flags", fs.Arg(0))
-	}
-	conn, err := dsn()
-	if err != nil {
-		return err
-	}
-	pool, err := openStore(ctx, conn)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-
-	token, err := ticketapi.CreateToken(ctx, pool, *tenant, *name, strings.Split(*scopes, ","))
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stderr, "token %s of tenant %s created; it is shown only now, so store it in a secret manager\n", *name, *tenant)
-	fmt.Fprintln(stdout, token)
-	return nil
-}
-
 // ticketsServe runs "mailtriage tickets serve": the ticket API, the relay
 // of its outbox to Kafka and the hourly purge of expired Idempotency-Keys,
 // until ctx ends.

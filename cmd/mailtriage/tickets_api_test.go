@@ -181,7 +181,7 @@ func TestTicketsTokenPrintsUsage(t *testing.T) {
 		wantError bool
 	}{
 		{nil, true},
-		{[]string{"list"}, true},
+		{[]string{"rotate"}, true},
 		{[]string{"-h"}, false},
 	} {
 		var stdout, stderr bytes.Buffer

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -98,7 +99,8 @@ func CreateToken(ctx context.Context, db interface {
 }
 
 // authenticate returns the token of the request's Authorization header,
-// or a 401 error when it is missing, malformed, unknown or revoked.
+// or a 401 error when it is missing, malformed, unknown or revoked. Only
+// the holder of a token can learn that it was revoked, and when.
 func (s *Server) authenticate(r *http.Request) (*Token, *Error) {
 	header := r.Header.Get("Authorization")
 	if header == "" {
@@ -110,15 +112,20 @@ func (s *Server) authenticate(r *http.Request) (*Token, *Error) {
 		return nil, &Error{Status: http.StatusUnauthorized, Message: "invalid Authorization header: send Authorization: Bearer TOKEN", Field: "Authorization"}
 	}
 
-	const query = `SELECT id, tenant, name, scopes FROM api_tokens WHERE token_sha256 = $1 AND revoked_at IS NULL`
+	const query = `SELECT id, tenant, name, scopes, revoked_at FROM api_tokens WHERE token_sha256 = $1`
 	var tok Token
-	err := s.cfg.Pool.QueryRow(r.Context(), query, HashToken(token)).Scan(&tok.ID, &tok.Tenant, &tok.Name, &tok.Scopes)
+	var revokedAt *time.Time
+	err := s.cfg.Pool.QueryRow(r.Context(), query, HashToken(token)).Scan(&tok.ID, &tok.Tenant, &tok.Name, &tok.Scopes, &revokedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, &Error{Status: http.StatusUnauthorized, Message: "invalid bearer token: the token is unknown or revoked; create one with mailtriage tickets token create", Field: "Authorization"}
+		return nil, &Error{Status: http.StatusUnauthorized, Message: "invalid bearer token: the token is unknown; create one with mailtriage tickets token create", Field: "Authorization"}
 	}
 	if err != nil {
 		s.log.Error("reading an API token failed", "error", err)
 		return nil, &Error{Status: http.StatusServiceUnavailable, Message: "the ticket store is unavailable: retry later"}
+	}
+	if revokedAt != nil {
+		msg := fmt.Sprintf("invalid bearer token: the token was revoked at %s; create a new one with mailtriage tickets token create", revokedAt.UTC().Format(time.RFC3339))
+		return nil, &Error{Status: http.StatusUnauthorized, Message: msg, Field: "Authorization"}
 	}
 	return &tok, nil
 }

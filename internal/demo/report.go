@@ -89,12 +89,22 @@ func (r *Report) add(row *Row, o outcome) {
 	r.Totals.Queues[d.Queue]++
 }
 
+// describeReason returns the REASON cell of a decision. A fallback that
+// the model scored adds the model's top label and its probability, so
+// that a reader can distinguish a threshold set too high from mail that
+// the model cannot place.
 func describeReason(reason schemas.Reason) string {
 	switch reason.Kind {
 	case schemas.ReasonRule:
 		return "rule " + reason.RuleID
 	case schemas.ReasonModel:
 		return "model " + reason.ModelVersion
+	case schemas.ReasonFallback:
+		if len(reason.TopLabels) == 0 {
+			return reason.Kind
+		}
+		top := reason.TopLabels[0]
+		return fmt.Sprintf("%s (%s %.2f)", reason.Kind, shortenEnd(top.Label, labelWidth), top.Probability)
 	default:
 		return reason.Kind
 	}
@@ -107,6 +117,7 @@ const (
 	domainWidth  = 40  // keeps the start
 	subjectWidth = 40  // keeps the start
 	reasonWidth  = 100 // the dead-letter reason, "stage: error"; keeps the start
+	labelWidth   = 20  // the model's top label beside fallback; keeps the start
 )
 
 // WriteTable prints one line per message and the totals. A blank sender

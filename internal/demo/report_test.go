@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"mailtriage/schemas"
 )
 
 func tableLines(t *testing.T, r *Report) []string {
@@ -135,5 +137,30 @@ func TestTableAlignsWideCharacters(t *testing.T) {
 		if got := columnStart(lines[i+1], queue); got != header {
 			t.Errorf("row %d: QUEUE value at column %d, header at %d:\n%s\n%s", i+1, got, header, lines[0], lines[i+1])
 		}
+	}
+}
+
+func TestDescribeReason(t *testing.T) {
+	tests := []struct {
+		name   string
+		reason schemas.Reason
+		want   string
+	}{
+		{"rule", schemas.Reason{Kind: schemas.ReasonRule, RuleID: "billing-address"}, "rule billing-address"},
+		{"model", schemas.Reason{Kind: schemas.ReasonModel, ModelVersion: "2025-03-01-3fa2c9d1e0b4"}, "model 2025-03-01-3fa2c9d1e0b4"},
+		{"fallback without a model", schemas.Reason{Kind: schemas.ReasonFallback}, "fallback"},
+		{"fallback below the threshold", schemas.Reason{Kind: schemas.ReasonFallback, ModelVersion: "m1",
+			TopLabels: []schemas.LabelScore{{Label: "refund", Probability: 0.4149}, {Label: "card_arrival", Probability: 0.3}}},
+			"fallback (refund 0.41)"},
+		{"long label", schemas.Reason{Kind: schemas.ReasonFallback,
+			TopLabels: []schemas.LabelScore{{Label: "card_payment_not_recognised", Probability: 0.2}}},
+			"fallback (card_payment_not_re… 0.20)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := describeReason(tt.reason); got != tt.want {
+				t.Errorf("describeReason = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }
