@@ -39,7 +39,7 @@ func runSinkClickHouse(ctx context.Context, args []string) error {
 		return err
 	}
 	kafka.AddFlags(fs)
-	addr := fs.String("clickhouse", "", "host:port of the ClickHouse native protocol (TCP, usually port 9000; not the HTTP port)")
+	addr := fs.String("clickhouse", os.Getenv(envClickHouseAddr), "host:port of the ClickHouse native protocol (TCP, usually port 9000; not the HTTP port); the default comes from $"+envClickHouseAddr)
 	user := fs.String("clickhouse-user", clickhouse.DefaultUsername, "ClickHouse user; its password is read from $"+envClickHousePassword)
 	database := fs.String("database", clickhouse.DefaultDatabase, "ClickHouse database of the decisions table; created if missing")
 	table := fs.String("table", clickhouse.DefaultTable, "name of the decisions table; created if missing")
@@ -55,7 +55,7 @@ func runSinkClickHouse(ctx context.Context, args []string) error {
 	}
 	switch {
 	case *addr == "":
-		return errors.New("missing --clickhouse: pass the host:port of the ClickHouse native protocol, such as 127.0.0.1:9000")
+		return errors.New("missing --clickhouse: pass the host:port of the ClickHouse native protocol, such as 127.0.0.1:9000, or set " + envClickHouseAddr)
 	case *group == "":
 		return errors.New("empty --group: name the consumer group")
 	case *batchRows < 1:

@@ -31,3 +31,14 @@ func TestRunSinkUnknownKindListsKinds(t *testing.T) {
 		}
 	}
 }
+
+// TestSinkClickHouseMissingAddress checks that the ClickHouse sink, like
+// kpi, names both the flag and the variable when it has no address.
+func TestSinkClickHouseMissingAddress(t *testing.T) {
+	t.Setenv(envClickHouseAddr, "")
+	err := runSinkClickHouse(t.Context(), []string{"--brokers", "127.0.0.1:1"})
+	want := "missing --clickhouse: pass the host:port of the ClickHouse native protocol, such as 127.0.0.1:9000, or set MAILTRIAGE_CLICKHOUSE_ADDR"
+	if err == nil || err.Error() != want {
+		t.Errorf("sink clickhouse without an address: error %v, expected %q", err, want)
+	}
+}
