@@ -129,6 +129,11 @@ func measureLatency(s latencySettings, brokers []string, baseDSN string) (*bench
 	if err := seedProcessGroup(setupCtx, adm, processGroup); err != nil {
 		return nil, err
 	}
+	watcher, err := newTicketWatcher(ctx, brokers, adm)
+	if err != nil {
+		return nil, err
+	}
+	defer watcher.close()
 	gatewayURL, secret, err := run.start(strings.Join(brokers, ","), processGroup, sinkGroup, dsn)
 	defer run.stopAll()
 	if err != nil {
@@ -154,6 +159,10 @@ func measureLatency(s latencySettings, brokers []string, baseDSN string) (*bench
 
 	n := min(int(s.rate*s.duration.Seconds()), s.maxEmails)
 	fmt.Fprintf(os.Stderr, "latency: sending %d emails at %g/s\n", n, s.rate)
+	sampler := &cpuSampler{roles: run.roles, baseDSN: baseDSN, sinkApplication: run.sinkApplication(),
+		kafkaPIDFile: os.Getenv("MAILTRIAGE_KAFKA_PID_FILE")}
+	cpuBefore, cpuErr := sampler.sample(ctx)
+	windowStart := time.Now()
 	load, err := sender.load(run.tag, n, s.rate)
 	if err != nil {
 		return nil, err
@@ -161,8 +170,16 @@ func measureLatency(s latencySettings, brokers []string, baseDSN string) (*bench
 	if err := run.await(poller, run.tag, load.accepted, s.drainTimeout); err != nil {
 		fmt.Fprintf(os.Stderr, "latency: %v; the result counts the rows seen so far\n", err)
 	}
+	cpuAfter, err := sampler.sample(ctx)
+	window := time.Since(windowStart)
+	cpuErr = errors.Join(cpuErr, err)
 
-	res := summarize(s, load, poller.samples(run.tag))
+	res := summarize(s, load, poller.samples(run.tag), watcher.samples(run.tag))
+	if cpuErr != nil {
+		fmt.Fprintf(os.Stderr, "latency: the result has no CPU times: %v\n", cpuErr)
+	} else {
+		res.CPU = cpuUsage(cpuBefore, cpuAfter, window.Seconds())
+	}
 	res.PeakRSSMiB = map[string]float64{}
 	for _, r := range run.roles {
 		if res.PeakRSSMiB[r.name], err = r.peakRSSMiB(); err != nil {
@@ -193,6 +210,10 @@ func (run *latencyRun) start(brokers, processGroup, sinkGroup, dsn string) (stri
 		return "", nil, err
 	}
 
+	sinkDSN, err := withApplicationName(dsn, run.sinkApplication())
+	if err != nil {
+		return "", nil, err
+	}
 	s := run.settings
 	specs := []struct {
 		name string
@@ -204,7 +225,7 @@ func (run *latencyRun) start(brokers, processGroup, sinkGroup, dsn string) (stri
 			"--transactional-id", processGroup}},
 		// The DSN goes through the environment, as the sink's help advises,
 		// so that it stays out of the process list.
-		{"sink-postgres", []string{"MAILTRIAGE_POSTGRES_DSN=" + dsn}, []string{"sink", "postgres", "--brokers", brokers, "--group", sinkGroup}},
+		{"sink-postgres", []string{"MAILTRIAGE_POSTGRES_DSN=" + sinkDSN}, []string{"sink", "postgres", "--brokers", brokers, "--group", sinkGroup}},
 	}
 	for _, spec := range specs {
 		r, err := startRole(spec.name, s.binary, run.dir, spec.env, spec.args...)
@@ -219,6 +240,10 @@ func (run *latencyRun) start(brokers, processGroup, sinkGroup, dsn string) (stri
 	}
 	return url, []byte(hex.EncodeToString(secret)), nil
 }
+
+// sinkApplication returns the application_name of the sink's PostgreSQL
+// connections, which finds their backends in pg_stat_activity.
+func (run *latencyRun) sinkApplication() string { return "bench-" + run.tag + "-sink" }
 
 // stopAll stops every role and prints the log tail of each role that did
 // not stop cleanly.

@@ -5,11 +5,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,7 +16,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"mailtriage/connectors/webhook"
-	"mailtriage/internal/benchreport"
 )
 
 // latencyTenant is the gateway tenant of the latency run.
@@ -86,6 +83,7 @@ type loadResult struct {
 	sent, accepted int
 	elapsed        time.Duration
 	maxLag         time.Duration
+	answered       []time.Duration // start to response of each accepted request
 }
 
 // load sends n emails of tag on a fixed schedule of rate per second. A
@@ -120,12 +118,15 @@ func (s *sender) load(tag string, n int, rate float64) (loadResult, error) {
 		wg.Add(1)
 		go func(body []byte) {
 			defer wg.Done()
+			sent := time.Now()
 			err := s.post(body)
+			took := time.Since(sent)
 			<-slots
 			mu.Lock()
 			defer mu.Unlock()
 			if err == nil {
 				accepted++
+				res.answered = append(res.answered, took)
 				return
 			}
 			failures++
@@ -143,8 +144,9 @@ func (s *sender) load(tag string, n int, rate float64) (loadResult, error) {
 
 // rowSample is one email's ticket row.
 type rowSample struct {
-	visible time.Duration // receivedAt to the start of the poll that saw the row
-	written time.Duration // receivedAt to the row's insert time
+	visible   time.Duration // receivedAt to the start of the poll that saw the row
+	written   time.Duration // receivedAt to the row's insert time
+	writtenAt time.Time     // the row's insert time
 }
 
 // rowPoller reads the new ticket_messages rows at a fixed interval. A row
@@ -222,7 +224,7 @@ func (p *rowPoller) collect(rows pgx.Rows, started time.Time, last *int64) error
 			p.rows[tag] = map[int]rowSample{}
 		}
 		if _, seen := p.rows[tag][i]; !seen {
-			p.rows[tag][i] = rowSample{visible: started.Sub(received), written: insertion.Sub(received)}
+			p.rows[tag][i] = rowSample{visible: started.Sub(received), written: insertion.Sub(received), writtenAt: insertion}
 		}
 		p.mu.Unlock()
 	}
@@ -266,46 +268,6 @@ func splitMessageID(messageID string) (string, int, bool) {
 	}
 	return "", 0, false
 }
-
-// summarize computes the result of a run from what was sent and the rows
-// seen.
-func summarize(s latencySettings, load loadResult, rows map[int]rowSample) *benchreport.LatencyResult {
-	var visible, written []time.Duration
-	for _, row := range rows {
-		visible = append(visible, row.visible)
-		written = append(written, row.written)
-	}
-	res := &benchreport.LatencyResult{
-		Rate:            s.rate,
-		DurationSeconds: s.duration.Seconds(),
-		Sent:            load.sent,
-		Accepted:        load.accepted,
-		Delivered:       len(rows),
-		MaxSendLagMs:    ms(load.maxLag),
-		PollMs:          ms(s.poll),
-		Visible:         percentiles(visible),
-		Written:         percentiles(written),
-	}
-	if load.elapsed > 0 {
-		res.AchievedRate = float64(load.accepted) / load.elapsed.Seconds()
-	}
-	return res
-}
-
-// percentiles returns the nearest-rank percentiles of d.
-func percentiles(d []time.Duration) benchreport.Percentiles {
-	if len(d) == 0 {
-		return benchreport.Percentiles{}
-	}
-	slices.Sort(d)
-	rank := func(q float64) float64 {
-		i := int(math.Ceil(q*float64(len(d)))) - 1
-		return ms(d[max(i, 0)])
-	}
-	return benchreport.Percentiles{P50: rank(0.50), P95: rank(0.95), P99: rank(0.99), Max: ms(d[len(d)-1])}
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // waitReady polls url until it responds 200 OK, a role exits or timeout
 // passes.

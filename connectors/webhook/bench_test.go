@@ -2,9 +2,11 @@ package webhook
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +18,24 @@ import (
 
 // benchConcurrency is the number of clients that post at once.
 const benchConcurrency = 8
+
+// The values of the benchLabel profiler label. In a CPU profile of the
+// gateway benchmarks (go test -cpuprofile), samples of the clients and of
+// their HTTP transport carry benchPhaseClient, samples of signing and
+// other setup carry benchPhaseSetup, and the gateway, its publisher and
+// kfake carry none. Goroutines of the runtime, such as the garbage
+// collector's workers, may carry any of them.
+const (
+	benchLabel       = "bench"
+	benchPhaseSetup  = "setup"
+	benchPhaseClient = "client"
+)
+
+// setBenchLabel sets the benchLabel of the calling goroutine to phase. The
+// goroutines it starts afterwards inherit the label.
+func setBenchLabel(phase string) {
+	pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels(benchLabel, phase)))
+}
 
 // BenchmarkGatewayRaw posts b.N signed raw messages of about 1 KiB, each
 // with one attachment, from 8 concurrent clients over a loopback listener
@@ -38,8 +58,12 @@ func BenchmarkGatewayJSON(b *testing.B) {
 // part is the HTTP round trip: reading, verifying, parsing, storing (raw
 // only) and publishing with acks.
 func benchmarkGateway(b *testing.B, path, contentType string, body func(i int) string) {
+	// The server, kfake and the publisher start without a label, so that
+	// in a CPU profile only the gateway's side has none.
 	env := newTestEnv(b, testConfig(), nil)
 	url := env.server.URL + path
+	setBenchLabel(benchPhaseSetup)
+	defer pprof.SetGoroutineLabels(context.Background())
 
 	type signed struct {
 		body      []byte
@@ -64,6 +88,9 @@ func benchmarkGateway(b *testing.B, path, contentType string, body func(i int) s
 	var wg sync.WaitGroup
 	b.ResetTimer()
 	start := time.Now()
+	// The clients' goroutines, and the HTTP transport's that they start,
+	// inherit this label.
+	setBenchLabel(benchPhaseClient)
 	for range benchConcurrency {
 		wg.Add(1)
 		go func() {
@@ -95,6 +122,7 @@ func benchmarkGateway(b *testing.B, path, contentType string, body func(i int) s
 			}
 		}()
 	}
+	setBenchLabel(benchPhaseSetup)
 	wg.Wait()
 	elapsed := time.Since(start)
 	b.StopTimer()

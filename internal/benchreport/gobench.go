@@ -21,6 +21,8 @@ import (
 type GoBenchmark struct {
 	Name string
 	Runs map[string][]float64 // unit, such as "ns/op" or "emails/s", to one value per result line
+	// Iterations is b.N of each result line.
+	Iterations []int
 }
 
 // Median returns the median of the values of unit, and false when no
@@ -55,7 +57,8 @@ func ParseGoBench(r io.Reader) ([]GoBenchmark, error) {
 		if len(fields) < 4 || !strings.HasPrefix(fields[0], "Benchmark") || len(fields)%2 != 0 {
 			continue
 		}
-		if _, err := strconv.Atoi(fields[1]); err != nil {
+		iterations, err := strconv.Atoi(fields[1])
+		if err != nil {
 			continue
 		}
 		name := procsSuffix.ReplaceAllString(fields[0], "")
@@ -65,6 +68,7 @@ func ParseGoBench(r io.Reader) ([]GoBenchmark, error) {
 			byName[name] = b
 			order = append(order, name)
 		}
+		b.Iterations = append(b.Iterations, iterations)
 		for i := 2; i+1 < len(fields); i += 2 {
 			value, err := strconv.ParseFloat(fields[i], 64)
 			if err != nil {

@@ -47,6 +47,12 @@ func TestParseGoBench(t *testing.T) {
 	if got, _ := gateway.Median("p95-ms"); got != 35 {
 		t.Errorf("p95-ms = %v, expected 35", got)
 	}
+	if len(gateway.Iterations) != 1 || gateway.Iterations[0] != 2000 {
+		t.Errorf("iterations of BenchmarkGatewayRaw = %v, expected [2000]", gateway.Iterations)
+	}
+	if len(chain.Iterations) != 3 || chain.Iterations[2] != 10 {
+		t.Errorf("iterations of BenchmarkChain = %v, expected [10 10 10]", chain.Iterations)
+	}
 }
 
 func TestParseGoBenchBadValue(t *testing.T) {

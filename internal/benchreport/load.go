@@ -53,8 +53,15 @@ type Inputs struct {
 	Topology GoRun
 	// Baseline is the output of BenchmarkBaseline (processors/runner).
 	Baseline GoRun
-	// Latency is the output of `mailtriage-bench latency`.
-	Latency LatencyRun
+	// ChainProfile, TopologyProfile and GatewayProfile are CPU profiles of
+	// the benchmarks whose targets are missed, each from a run of its own.
+	ChainProfile    ProfileRun
+	TopologyProfile ProfileRun
+	GatewayProfile  ProfileRun
+	// Latency is the output of `mailtriage-bench latency` at the default
+	// rate, and LatencyTarget at the target's rate.
+	Latency       LatencyRun
+	LatencyTarget LatencyRun
 }
 
 // ParseRun is the outcome of one parse runner.
@@ -122,7 +129,16 @@ func LoadDir(dir string) (*Inputs, error) {
 			return nil, err
 		}
 	}
-	if in.Latency, err = loadLatencyRun(dir); err != nil {
+	for name, run := range map[string]*ProfileRun{"profile-chain": &in.ChainProfile,
+		"profile-topology": &in.TopologyProfile, "profile-gateway": &in.GatewayProfile} {
+		if *run, err = loadProfileRun(dir, name); err != nil {
+			return nil, err
+		}
+	}
+	if in.Latency, err = loadLatencyRun(dir, "latency"); err != nil {
+		return nil, err
+	}
+	if in.LatencyTarget, err = loadLatencyRun(dir, "latency-target"); err != nil {
 		return nil, err
 	}
 	return in, nil

@@ -62,6 +62,18 @@ func writeResults(t *testing.T) string {
 		"--- SKIP: BenchmarkTopology/kafka\n")
 	write("baseline.cmd", "go test ./processors/runner -bench Baseline")
 	write("baseline.skipped", "MAILTRIAGE_POSTGRES_DSN is not set")
+	write("profile-chain.cmd", "go test ./processors -cpuprofile PROFILE")
+	write("profile-chain-bench.txt", "BenchmarkChain 100 24571174 ns/op 500.0 cpu-µs/email 1221 emails/s\n")
+	write("profile-chain-top.txt", "      flat  flat%   sum%        cum   cum%\n     180ms  8.37%  8.37%      320ms 14.88%  mailtriage/processors.newRedactIndex\n")
+	write("profile-chain-cum.txt", chainStagesCum)
+	write("profile-topology.cmd", "go test ./processors/runner -cpuprofile PROFILE")
+	write("profile-topology-bench.txt", "BenchmarkTopology/kfake/chain-2 1 2000000000 ns/op 600.0 emails/s 10.00 transactions\n")
+	write("profile-topology-top.txt", "      flat  flat%   sum%        cum   cum%\n")
+	write("profile-topology-traces.txt", topologyTraces)
+	write("profile-gateway.cmd", "go test ./connectors/webhook -cpuprofile PROFILE")
+	write("profile-gateway.skipped", "the profiled run or pprof failed; the output was printed by the run")
+	write("latency-target.cmd", "mailtriage-bench latency --rate 1000 --duration 10s")
+	write("latency-target.skipped", "mailtriage-bench latency failed with exit status 1")
 	write("latency.cmd", "mailtriage-bench latency --rate 1000")
 	write("latency.json", encode(LatencyResult{
 		Rate: 1000, DurationSeconds: 30, Sent: 30000, Accepted: 30000, Delivered: 30000, AchievedRate: 999,
@@ -99,10 +111,16 @@ func TestRenderFromResults(t *testing.T) {
 		"```\n      flat  flat%   sum%        cum   cum%\n     1.20s 40.00% 40.00%      1.50s 50.00%  regexp.(*Regexp).doExecute\n```",
 		"It stops after 5 passes, or earlier once at least 3 passes took 3.0 s in total",
 		"### At-least-once PostgreSQL baseline\n\nNot measured in this run: MAILTRIAGE_POSTGRES_DSN is not set",
-		"| row visible (commit, upper bound) | 80 | 300 | 420 | 900 |",
-		"Target p95 at most 250 ms: missed by 50 ms (p95 300 ms at 1000 emails/s)",
-		"| process | 300 | missed by 44 MiB |",
-		"| serve | 60 | met |",
+		"| receivedAt to row visible (commit, upper bound) | 80 | 300 | 420 | 900 |",
+		"| receivedAt to ticket command committed (processed, upper bound) | not measured | | | |",
+		"Target p95 at most 250 ms: missed by 50 ms (p95 300 ms at 1000 emails/s requested, 999 accepted)",
+		// 75% of 500 µs is 375 µs.
+		"so the stages take about Redact 375 µs, Route 50 µs, Dedupe 30 µs and Classify 20 µs per email.",
+		"| chain: Redact | 1.00 | 40.0% |",
+		"No CPU profile of the gateway in this run: the profiled run or pprof failed",
+		"#### Not measured in this run\n\nmailtriage-bench latency failed with exit status 1",
+		"| process | 300 | missed by 44 MiB in this 30 s run |",
+		"| serve | 60 | met in this 30 s run |",
 		// 500 / 10000 = 0.05 against a target of 0.5.
 		"| kfake | 500 | 10000 | 0.05 (target at least 0.50: missed by 0.45, 90% below (the target is 10x the measured figure)) |",
 		"| kafka | not measured in this run: skipped or failed",
@@ -157,5 +175,34 @@ func TestVerdict(t *testing.T) {
 	}
 	if got, exp := verdict(1000, 3000, " requests/s"), "missed by 2000 requests/s, 67% below (the target is 3x the measured figure)"; got != exp {
 		t.Errorf("verdict(1000, 3000) = %q, expected %q", got, exp)
+	}
+}
+
+func TestLoadDirWithoutProfiles(t *testing.T) {
+	dir := writeResults(t)
+	for _, name := range []string{"profile-chain.cmd", "profile-topology.cmd", "profile-gateway.cmd", "latency-target.cmd"} {
+		if err := os.Remove(filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in, err := LoadDir(dir)
+	if err != nil {
+		t.Fatalf("LoadDir: %v", err)
+	}
+	got := Render(in)
+	for _, absent := range []string{"Where the chain spends", "Where the runner spends", "No CPU profile of the gateway", "#### Not measured in this run"} {
+		if strings.Contains(got, absent) {
+			t.Errorf("report of a run without profiles and target-rate run contains %q:\n%s", absent, got)
+		}
+	}
+}
+
+func TestLoadDirMissingProfileOutput(t *testing.T) {
+	dir := writeResults(t)
+	if err := os.Remove(filepath.Join(dir, "profile-chain-top.txt")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadDir(dir); err == nil {
+		t.Fatal("LoadDir without profile-chain-top.txt returned no error, expected one naming the profile")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -45,6 +46,8 @@ func BenchmarkTopology(b *testing.B) {
 		b.Skipf("ruleset %s not found: %v", rulesFile, err)
 	}
 	n := topologyEmails(b)
+	setBenchLabel(benchPhaseSetup)
+	defer pprof.SetGoroutineLabels(context.Background())
 	values := encodeMail(b, topologyMail(n))
 
 	brokers := []struct {
@@ -86,6 +89,10 @@ func topologyEmails(b *testing.B) int {
 }
 
 func startBenchKfake(b *testing.B) []string {
+	// The broker's goroutines inherit the label, so that a CPU profile
+	// separates kfake's work from the runner's.
+	setBenchLabel(benchPhaseKfake)
+	defer setBenchLabel(benchPhaseSetup)
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
 	if err != nil {
 		b.Fatalf("starting kfake: %v", err)
@@ -231,8 +238,11 @@ func runTopologyOnce(b *testing.B, brokers []string, variant, rulesFile string, 
 		b.Fatalf("unknown topology variant %q", variant)
 	}
 
+	// The runner's clients and goroutines inherit the label from here.
+	setBenchLabel(benchPhaseRunner)
 	r, err := New(cfg)
 	if err != nil {
+		setBenchLabel(benchPhaseSetup)
 		b.Fatalf("New: %v", err)
 	}
 	defer r.Close()
@@ -240,6 +250,7 @@ func runTopologyOnce(b *testing.B, brokers []string, variant, rulesFile string, 
 	done := make(chan error, 1)
 	b.StartTimer()
 	go func() { done <- r.Run(runCtx) }()
+	setBenchLabel(benchPhaseSetup)
 
 	want := int64(len(values))
 	rate, stats, err := waitAllCommitted(ctx, r, done, want)
@@ -305,6 +316,25 @@ func produceBench(ctx context.Context, b *testing.B, brokers []string, topic str
 	if err := cl.ProduceSync(ctx, records...).FirstErr(); err != nil {
 		b.Fatalf("producing %d records to %s: %v", len(records), topic, err)
 	}
+}
+
+// The values of the benchLabel profiler label. In a CPU profile of
+// BenchmarkTopology (go test -cpuprofile), a sample of a goroutine that the
+// runner started carries benchPhaseRunner, one of kfake's carries
+// benchPhaseKfake, and one of building and producing the input carries
+// benchPhaseSetup. Goroutines of the runtime, such as the garbage
+// collector's workers, may carry any of them or none.
+const (
+	benchLabel       = "bench"
+	benchPhaseSetup  = "setup"
+	benchPhaseRunner = "runner"
+	benchPhaseKfake  = "kfake"
+)
+
+// setBenchLabel sets the benchLabel of the calling goroutine to phase. The
+// goroutines it starts afterwards inherit the label.
+func setBenchLabel(phase string) {
+	pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels(benchLabel, phase)))
 }
 
 // passThrough is the processor of the passthrough topology: it leaves the

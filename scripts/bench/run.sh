@@ -2,11 +2,14 @@
 # run.sh is `make bench`. In one run on this machine it measures the MIME
 # parsing throughput of mailtriage's parser beside enmime, Python's email
 # package and npm mailparser over ../shared/corpus/mime. It then measures
-# the processor chain, the Avro codec, the webhook gateway, the exactly-once
-# topology beside an at-least-once baseline, and the end-to-end latency of
-# the roles run as processes against the stack. Last, it
-# rewrites the generated section of BENCHMARKS.md, between the markers that
-# internal/benchreport defines, and keeps the rest of the page.
+# the processor chain, the Avro codec, the webhook gateway, and the
+# exactly-once topology beside an at-least-once baseline. It measures the
+# end-to-end latency of the roles run as processes against the stack, at
+# the default rate and briefly at the target's. It profiles the chain, the
+# gateway and the topology, whose targets are missed, in runs of their
+# own. Last, it rewrites the generated section of BENCHMARKS.md, between
+# the markers that internal/benchreport defines, and keeps the rest of the
+# page.
 #
 # Environment:
 #   BENCH_QUICK=1  shortens every measurement to a smoke run and prints the
@@ -210,6 +213,94 @@ run_go chain "${pin[@]}" go test ./processors -run '^$' -bench '^Benchmark(Chain
 run_go codec "${pin[@]}" go test ./schemas -run '^$' -bench 'InboundEmail$' -cpu 1 -benchmem "${codec_time[@]}"
 run_go gateway go test ./connectors/webhook -run '^$' -bench '^BenchmarkGateway' "${gateway_time[@]}"
 
+# --- CPU profiles of the missed targets -----------------------------------
+
+# Each profile comes from a run of its own, so that profiling does not slow
+# the measured runs. For a profile NAME, $work/NAME.pprof is the profile and
+# $work/NAME.test the test binary; internal/benchreport reads NAME.cmd,
+# NAME-bench.txt, NAME-top.txt and the other views that pprof_view adds.
+
+# profile_paths replaces the temporary paths of profile $1 in a command.
+profile_paths() {
+	sed -e "s|$work/$1.pprof|PROFILE|g" -e "s|$work/$1.test|TEST_BINARY|g" -e "s|$work/$1.trace|TRACE|g"
+}
+
+# run_profile NAME COMMAND... runs COMMAND, a `go test -bench` command with
+# -cpuprofile $work/NAME.pprof and -o $work/NAME.test, and keeps its output
+# and the top functions of the profile. It returns 1 when either failed.
+run_profile() {
+	local name=$1
+	shift
+	local top_cmd=(go tool pprof -top -nodecount=20 "$work/$name.test" "$work/$name.pprof")
+	{
+		shown "$@"
+		shown "${top_cmd[@]}"
+	} | profile_paths "$name" >"$results/$name.cmd"
+	say "profiling for $name"
+	if ! "$@" >"$results/$name-bench.txt" 2>&1 || ! "${top_cmd[@]}" >"$results/$name-top.txt" 2>/dev/null; then
+		cat "$results/$name-bench.txt" >&2
+		echo "the profiled run or pprof failed; the output was printed by the run" >"$results/$name.skipped"
+		failures+=("$name")
+		return 1
+	fi
+}
+
+# pprof_view NAME VIEW ARGS... writes `go tool pprof ARGS` of profile NAME
+# to NAME-VIEW.txt and adds the command to NAME.cmd.
+pprof_view() {
+	local name=$1 view=$2
+	shift 2
+	local cmd=(go tool pprof "$@" "$work/$name.test" "$work/$name.pprof")
+	shown "${cmd[@]}" | profile_paths "$name" >>"$results/$name.cmd"
+	if ! "${cmd[@]}" >"$results/$name-$view.txt" 2>/dev/null; then
+		echo "\`go tool pprof $*\` failed" >"$results/$name.skipped"
+		failures+=("$name")
+	fi
+}
+
+if [ "$quick" = 1 ]; then
+	chain_profile_time=(-benchtime 20x)
+	gateway_profile_time=(-benchtime 100x)
+else
+	chain_profile_time=(-benchtime 3s)
+	gateway_profile_time=(-benchtime 2000x)
+fi
+
+# The processor chain, with the cumulative time of each stage's Process.
+if run_profile profile-chain "${pin[@]}" go test ./processors -run '^$' -bench '^BenchmarkChain$' -cpu 1 -count 1 \
+	"${chain_profile_time[@]}" -cpuprofile "$work/profile-chain.pprof" -o "$work/profile-chain.test"; then
+	pprof_view profile-chain cum -top -cum '-show=processors\.\(\*(Dedupe|Redact|Classify|Route)\)\.Process'
+fi
+
+# trace_view NAME KIND writes `go tool pprof -traces` of the KIND blocking
+# profile (syscall, sync) that `go tool trace` derives from the execution
+# trace $work/NAME.trace to NAME-KIND.txt, and adds the commands to NAME.cmd.
+trace_view() {
+	local name=$1 kind=$2
+	local blocking=$work/$name-$kind.pprof
+	local trace_cmd=(go tool trace "-pprof=$kind" "$work/$name.trace")
+	local pprof_cmd=(go tool pprof -traces "$work/$name.test" "$blocking")
+	{
+		echo "$(shown "${trace_cmd[@]}") > $kind.pprof"
+		shown "${pprof_cmd[@]}"
+	} | sed "s|$blocking|$kind.pprof|g" | profile_paths "$name" >>"$results/$name.cmd"
+	if ! { "${trace_cmd[@]}" >"$blocking" && "${pprof_cmd[@]}" >"$results/$name-$kind.txt"; } 2>/dev/null; then
+		echo "\`go tool trace -pprof=$kind\` or pprof failed" >"$results/$name.skipped"
+		failures+=("$name")
+	fi
+}
+
+# The raw gateway; -traces lists every stack with its profiler labels,
+# from which the report splits the time. The execution trace of the same
+# run shows where the handlers block, which the CPU profile cannot.
+if run_profile profile-gateway go test ./connectors/webhook -run '^$' -bench '^BenchmarkGatewayRaw$' -count 1 \
+	"${gateway_profile_time[@]}" -cpuprofile "$work/profile-gateway.pprof" -trace "$work/profile-gateway.trace" \
+	-o "$work/profile-gateway.test"; then
+	pprof_view profile-gateway traces -traces
+	trace_view profile-gateway syscall
+	trace_view profile-gateway sync
+fi
+
 # The exactly-once topology on kfake and on the stack's Kafka broker, when
 # .stack/env names one; without it the kafka rows say they were skipped.
 if [ -z "${MAILTRIAGE_KAFKA_BROKERS:-}" ] && [ -f .stack/env ]; then
@@ -221,30 +312,54 @@ topology_env=()
 run_go topology env "${topology_env[@]}" go test ./processors/runner -run '^$' -bench '^BenchmarkTopology$' -benchtime 1x -count 1
 run_go baseline env "${topology_env[@]}" go test ./processors/runner -run '^$' -bench '^BenchmarkBaseline$' -benchtime 1x -count 1
 
+# The topology's chain run, on the stack's Kafka broker when there is one:
+# the broker is then a process of its own, and the profile holds only the
+# runner. Without the stack it is kfake, in the benchmark process.
+profile_broker=kfake
+[ -n "${MAILTRIAGE_KAFKA_BROKERS:-}" ] && profile_broker=kafka
+if run_profile profile-topology env "${topology_env[@]}" go test ./processors/runner -run '^$' \
+	-bench "^BenchmarkTopology\$/^$profile_broker\$/^chain\$" -benchtime 1x -count 1 \
+	-cpuprofile "$work/profile-topology.pprof" -o "$work/profile-topology.test"; then
+	pprof_view profile-topology traces -traces
+fi
+
 # --- End-to-end latency ---------------------------------------------------
 
 # The roles run from the built binary against the stack; without the stack
 # the latency section says it was skipped. The rate defaults to 200 emails/s,
 # a fifth of the target's 1,000, and BENCH_LATENCY_RATE sets another.
+# A second, short run at the target's 1,000 emails/s shows what happens at
+# that rate; its drain timeout bounds the wait when the roles fall behind.
 if [ "$quick" = 1 ]; then
 	latency_args=(--rate "${BENCH_LATENCY_RATE:-50}" --duration 3s)
+	latency_target_args=(--rate 1000 --duration 2s --drain-timeout 30s)
 else
 	latency_args=(--rate "${BENCH_LATENCY_RATE:-200}" --duration 30s)
+	latency_target_args=(--rate 1000 --duration 10s --drain-timeout 60s)
 fi
-latency_cmd=("$bench" latency --mailtriage "$work/mailtriage" "${latency_args[@]}")
-shown "${latency_cmd[@]}" | sed "s|$work/mailtriage|MAILTRIAGE|" >"$results/latency.cmd"
-if [ -z "${MAILTRIAGE_KAFKA_BROKERS:-}" ] || [ -z "${MAILTRIAGE_POSTGRES_DSN:-}" ]; then
-	echo "MAILTRIAGE_KAFKA_BROKERS or MAILTRIAGE_POSTGRES_DSN is not set; start the stack with \`make stack-up\`" >"$results/latency.skipped"
-else
-	say "measuring the end-to-end latency"
-	go build -o "$work/mailtriage" ./cmd/mailtriage
-	status=0
-	"${latency_cmd[@]}" >"$results/latency.json" || status=$?
-	if [ "$status" -ne 0 ]; then
-		echo "mailtriage-bench latency failed with exit status $status; its error was printed by the run" >"$results/latency.skipped"
-		failures+=(latency)
+
+# run_latency NAME ARGS... runs one latency measurement.
+run_latency() {
+	local name=$1
+	shift
+	local cmd=("$bench" latency --mailtriage "$work/mailtriage" "$@")
+	shown "${cmd[@]}" | sed "s|$work/mailtriage|MAILTRIAGE|" >"$results/$name.cmd"
+	if [ -z "${MAILTRIAGE_KAFKA_BROKERS:-}" ] || [ -z "${MAILTRIAGE_POSTGRES_DSN:-}" ]; then
+		echo "MAILTRIAGE_KAFKA_BROKERS or MAILTRIAGE_POSTGRES_DSN is not set; start the stack with \`make stack-up\`" >"$results/$name.skipped"
+		return
 	fi
-fi
+	say "measuring the end-to-end latency: $*"
+	local status=0
+	"${cmd[@]}" >"$results/$name.json" || status=$?
+	if [ "$status" -ne 0 ]; then
+		echo "mailtriage-bench latency failed with exit status $status; its error was printed by the run" >"$results/$name.skipped"
+		failures+=("$name")
+	fi
+}
+
+go build -o "$work/mailtriage" ./cmd/mailtriage
+run_latency latency "${latency_args[@]}"
+run_latency latency-target "${latency_target_args[@]}"
 
 # --- Report ---------------------------------------------------------------
 
