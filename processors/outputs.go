@@ -170,15 +170,36 @@ func senderDomain(e *schemas.InboundEmail) string {
 // excerpt collapses white space in s and cuts it to at most maxRunes runes,
 // at a word boundary when one is near, ending with "…" when cut.
 func excerpt(s string, maxRunes int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if utf8.RuneCountInString(s) <= maxRunes {
+	s, cut := collapseSpace(s, maxRunes)
+	if !cut {
 		return s
 	}
 	runes := []rune(s)[:maxRunes-1]
-	cut := string(runes)
+	short := string(runes)
 	// Prefer ending at a space in the last fifth rather than mid-word.
-	if i := strings.LastIndexByte(cut, ' '); i > len(cut)*4/5 {
-		cut = cut[:i]
+	if i := strings.LastIndexByte(short, ' '); i > len(short)*4/5 {
+		short = short[:i]
 	}
-	return strings.TrimRight(cut, " ") + "…"
+	return strings.TrimRight(short, " ") + "…"
+}
+
+// collapseSpace joins the words of s with single spaces, as
+// strings.Join(strings.Fields(s), " ") does, but stops once the result
+// holds more than maxRunes runes, and then reports that it stopped. A body
+// can be megabytes long while an excerpt needs its first few hundred runes.
+func collapseSpace(s string, maxRunes int) (string, bool) {
+	var b strings.Builder
+	runes := 0
+	for word := range strings.FieldsSeq(s) {
+		if runes > 0 {
+			b.WriteByte(' ')
+			runes++
+		}
+		b.WriteString(word)
+		runes += utf8.RuneCountInString(word)
+		if runes > maxRunes {
+			return b.String(), true
+		}
+	}
+	return b.String(), false
 }

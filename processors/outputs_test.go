@@ -179,6 +179,34 @@ func TestExcerpt(t *testing.T) {
 	}
 }
 
+// TestExcerptMatchesJoinedFields checks that excerpt, which stops
+// collapsing white space after maxRunes runes, returns what cutting the
+// fully collapsed text returns, around the limit and past it.
+func TestExcerptMatchesJoinedFields(t *testing.T) {
+	whole := func(s string, maxRunes int) string {
+		s = strings.Join(strings.Fields(s), " ")
+		if utf8.RuneCountInString(s) <= maxRunes {
+			return s
+		}
+		short := string([]rune(s)[:maxRunes-1])
+		if i := strings.LastIndexByte(short, ' '); i > len(short)*4/5 {
+			short = short[:i]
+		}
+		return strings.TrimRight(short, " ") + "…"
+	}
+	const maxRunes = 12
+	cases := []string{
+		"", "  ", "abc", "abcdefghijkl", "abcdefghijklm", "abcde fghijk", "abcde fghijkl",
+		"ab  cd\tef\ngh  ij kl", "üüüüü üüüüüü", "üüüüü üüüüüüü ü", "one two three four five six",
+		"\u00a0lead and trail\u2003", strings.Repeat("x ", 40),
+	}
+	for _, in := range cases {
+		if got, want := excerpt(in, maxRunes), whole(in, maxRunes); got != want {
+			t.Errorf("excerpt(%q, %d) = %q, expected %q as from the whole collapsed text", in, maxRunes, got, want)
+		}
+	}
+}
+
 func eventIDOf(t *testing.T, v any) string {
 	t.Helper()
 	switch r := v.(type) {
