@@ -26,6 +26,26 @@ const kpiUsage = "usage: mailtriage kpi [--clickhouse host:port] [--database nam
 // .stack/env sets it to its ClickHouse native protocol address.
 const envClickHouseAddr = "MAILTRIAGE_CLICKHOUSE_ADDR"
 
+// envClickHouseDatabase is the default of the --database flag of kpi and
+// sink clickhouse when set; .stack/env sets it for the local stack.
+const envClickHouseDatabase = "MAILTRIAGE_CLICKHOUSE_DATABASE"
+
+// clickHouseDatabaseDefault returns $MAILTRIAGE_CLICKHOUSE_DATABASE, or
+// the sink's default database when the variable is empty.
+func clickHouseDatabaseDefault() string {
+	if db := os.Getenv(envClickHouseDatabase); db != "" {
+		return db
+	}
+	return clickhouse.DefaultDatabase
+}
+
+// ClickHouse error codes of a query on a table or a database that does
+// not exist.
+const (
+	clickHouseUnknownTable    = 60 // UNKNOWN_TABLE
+	clickHouseUnknownDatabase = 81 // UNKNOWN_DATABASE
+)
+
 // runKPI runs "mailtriage kpi", printing to standard output.
 func runKPI(ctx context.Context, args []string) error {
 	return kpiCommand(ctx, args, os.Stdout)
@@ -45,7 +65,7 @@ func parseKPIFlags(args []string, now time.Time) (kpiFlags, error) {
 	fs := flag.NewFlagSet("kpi", flag.ContinueOnError)
 	fs.StringVar(&f.addr, "clickhouse", os.Getenv(envClickHouseAddr), "host:port of the ClickHouse native protocol (TCP, usually port 9000; not the HTTP port); the default comes from $"+envClickHouseAddr)
 	fs.StringVar(&f.user, "clickhouse-user", clickhouse.DefaultUsername, "ClickHouse user; its password is read from $"+envClickHousePassword)
-	fs.StringVar(&f.database, "database", clickhouse.DefaultDatabase, "ClickHouse database that mailtriage sink clickhouse writes")
+	fs.StringVar(&f.database, "database", clickHouseDatabaseDefault(), "ClickHouse database that mailtriage sink clickhouse writes; the default comes from $"+envClickHouseDatabase+" when set")
 	fs.StringVar(&f.table, "table", clickhouse.DefaultTable, "name of the decisions table; the other tables have their default names")
 	fs.StringVar(&f.filter.Tenant, "tenant", "", "report only this `tenant`")
 	since := fs.String("since", "", "report messages received at or after this `time`: "+timeForms)
@@ -92,7 +112,7 @@ func kpiCommand(ctx context.Context, args []string, out io.Writer) error {
 	}
 	report, err := queries.Report(ctx, f.filter)
 	if err != nil {
-		return fmt.Errorf("reading the KPIs from ClickHouse at %s: %w", f.addr, err)
+		return kpiReadError(f, err)
 	}
 
 	if f.json {
@@ -101,6 +121,16 @@ func kpiCommand(ctx context.Context, args []string, out io.Writer) error {
 		return enc.Encode(report)
 	}
 	return printKPITables(out, &report)
+}
+
+// kpiReadError explains a failed KPI query. A missing table or database
+// most often means that no sink has written to this database yet.
+func kpiReadError(f kpiFlags, err error) error {
+	var ex *ch.Exception
+	if errors.As(err, &ex) && (ex.Code == clickHouseUnknownTable || ex.Code == clickHouseUnknownDatabase) {
+		return fmt.Errorf("reading the KPIs from database %s of ClickHouse at %s: %w; run mailtriage sink clickhouse (or mailtriage demo --clickhouse ADDR) against this database first, or name the database that holds the tables with --database", f.database, f.addr, err)
+	}
+	return fmt.Errorf("reading the KPIs from ClickHouse at %s: %w", f.addr, err)
 }
 
 // printKPITables prints report as two aligned tables. A rate or quantile

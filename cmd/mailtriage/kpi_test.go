@@ -285,3 +285,40 @@ func TestKPICommandReportsUnreachableServer(t *testing.T) {
 		t.Errorf("got %v, expected a connection error naming 127.0.0.1:1", err)
 	}
 }
+
+// TestKPIDatabaseFromEnvironment checks that --database defaults to
+// MAILTRIAGE_CLICKHOUSE_DATABASE, and to the sink's default without it.
+func TestKPIDatabaseFromEnvironment(t *testing.T) {
+	t.Setenv(envClickHouseAddr, "127.0.0.1:19000")
+	t.Setenv(envClickHouseDatabase, "analytics_eu")
+	f, err := parseKPIFlags(nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.database != "analytics_eu" {
+		t.Errorf("database %q, expected analytics_eu from %s", f.database, envClickHouseDatabase)
+	}
+	t.Setenv(envClickHouseDatabase, "")
+	if f, err = parseKPIFlags(nil, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if f.database != clickhouse.DefaultDatabase {
+		t.Errorf("database %q without %s, expected the default %q", f.database, envClickHouseDatabase, clickhouse.DefaultDatabase)
+	}
+}
+
+// TestKPIMissingTablesSaysWhatToRun runs kpi on a database that no sink
+// has written, on the stack's ClickHouse, and checks the advice.
+func TestKPIMissingTablesSaysWhatToRun(t *testing.T) {
+	addr := testenv.ClickHouseAddr(t)
+	database := fmt.Sprintf("kpi_empty_%06d", rand.N(1_000_000))
+	err := kpiCommand(t.Context(), []string{"--clickhouse", addr, "--database", database}, &bytes.Buffer{})
+	if err == nil {
+		t.Fatalf("kpi on the empty database %s succeeded, expected an error", database)
+	}
+	wantStart := fmt.Sprintf("reading the KPIs from database %s of ClickHouse at %s: ", database, addr)
+	wantEnd := "; run mailtriage sink clickhouse (or mailtriage demo --clickhouse ADDR) against this database first, or name the database that holds the tables with --database"
+	if msg := err.Error(); !strings.HasPrefix(msg, wantStart) || !strings.HasSuffix(msg, wantEnd) || !strings.Contains(msg, "doesn't exist") {
+		t.Errorf("kpi on a database without tables: error %q, expected it to start with %q, quote ClickHouse's \"doesn't exist\" and end with %q", msg, wantStart, wantEnd)
+	}
+}

@@ -41,7 +41,7 @@ func runSinkClickHouse(ctx context.Context, args []string) error {
 	kafka.AddFlags(fs)
 	addr := fs.String("clickhouse", os.Getenv(envClickHouseAddr), "host:port of the ClickHouse native protocol (TCP, usually port 9000; not the HTTP port); the default comes from $"+envClickHouseAddr)
 	user := fs.String("clickhouse-user", clickhouse.DefaultUsername, "ClickHouse user; its password is read from $"+envClickHousePassword)
-	database := fs.String("database", clickhouse.DefaultDatabase, "ClickHouse database of the decisions table; created if missing")
+	database := fs.String("database", clickHouseDatabaseDefault(), "ClickHouse database of the decisions table, created if missing; the default comes from $"+envClickHouseDatabase+" when set")
 	table := fs.String("table", clickhouse.DefaultTable, "name of the decisions table; created if missing")
 	batchRows := fs.Int("batch-rows", clickhouse.DefaultBatchRows, "records per insert: a batch is flushed once it holds this many")
 	batchWait := fs.Duration("batch-wait", clickhouse.DefaultBatchWait, "maximum time from the first record of a batch to its flush")
