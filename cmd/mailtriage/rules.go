@@ -70,7 +70,7 @@ func rulesLint(args []string, out io.Writer) error {
 		for _, p := range problems {
 			fmt.Fprintln(out, p)
 		}
-		return fmt.Errorf("%s is invalid: %d problem(s) listed above; fix them and run lint again", path, len(problems))
+		return fmt.Errorf("%s is invalid: %s listed above; fix them and run lint again", path, countOf(len(problems), "problem"))
 	}
 	fmt.Fprintln(out, lintSummary(path, rs))
 	return nil
@@ -101,11 +101,19 @@ func splitErrors(err error) []string {
 	return []string{err.Error()}
 }
 
+// countOf returns n and noun, with an "s" on the noun unless n is 1.
+func countOf(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
 // lintSummary describes a valid ruleset on one line: its version and the
 // number of rules each tenant gets.
 func lintSummary(path string, rs *processors.Ruleset) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: valid, version %q: %d default rules", path, rs.Version, len(rs.DefaultRules()))
+	fmt.Fprintf(&b, "%s: valid, version %q: %s", path, rs.Version, countOf(len(rs.DefaultRules()), "default rule"))
 	for _, tenant := range rs.Tenants() {
 		rules := rs.RulesFor(tenant)
 		inherited := 0
@@ -116,7 +124,7 @@ func lintSummary(path string, rs *processors.Ruleset) string {
 				}
 			}
 		}
-		fmt.Fprintf(&b, "; tenant %s: %d rules", tenant, len(rules))
+		fmt.Fprintf(&b, "; tenant %s: %s", tenant, countOf(len(rules), "rule"))
 		if inherited > 0 {
 			fmt.Fprintf(&b, " (%d own, %d default)", len(rules)-inherited, inherited)
 		}

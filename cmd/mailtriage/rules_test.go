@@ -90,7 +90,7 @@ rules:
 			t.Errorf("line %d = %q, want it to start with %q", i+1, lines[i], want)
 		}
 	}
-	if want := "3 problem(s) listed above"; !strings.Contains(errOut, want) {
+	if want := "3 problems listed above"; !strings.Contains(errOut, want) {
 		t.Errorf("stderr %q does not contain %q", errOut, want)
 	}
 }
@@ -148,7 +148,7 @@ func TestRulesLintYAMLSyntaxError(t *testing.T) {
 	if out != want {
 		t.Errorf("stdout\n%q\nwant\n%q", out, want)
 	}
-	if want := "1 problem(s) listed above"; !strings.Contains(errOut, want) {
+	if want := "1 problem listed above"; !strings.Contains(errOut, want) {
 		t.Errorf("stderr %q does not contain %q", errOut, want)
 	}
 }
@@ -258,5 +258,16 @@ func TestClassifyMissingRulesFile(t *testing.T) {
 		"such as config/rules.yaml from the repository's root folder\n"
 	if errOut != want {
 		t.Errorf("stderr\n%q\nwant\n%q", errOut, want)
+	}
+}
+
+func TestCountOf(t *testing.T) {
+	for _, c := range []struct {
+		n    int
+		want string
+	}{{0, "0 rules"}, {1, "1 rule"}, {2, "2 rules"}} {
+		if got := countOf(c.n, "rule"); got != c.want {
+			t.Errorf("countOf(%d, rule) = %q, expected %q", c.n, got, c.want)
+		}
 	}
 }
