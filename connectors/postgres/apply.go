@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -68,10 +69,7 @@ func applyCommand(ctx context.Context, tx pgx.Tx, cmd *schemas.TicketCommand, no
 
 // applyCommandPolicy is applyCommand with the closed-ticket policy.
 func applyCommandPolicy(ctx context.Context, tx pgx.Tx, cmd *schemas.TicketCommand, now time.Time, policy ClosedPolicy) error {
-	at := cmd.ReceivedAt
-	if at.IsZero() {
-		at = now
-	}
+	at := receivedAt(cmd, now)
 	if cmd.Action == ActionAppend {
 		next, replay, err := applyClosedPolicy(ctx, tx, cmd, at, policy)
 		if err != nil || replay {
@@ -80,105 +78,36 @@ func applyCommandPolicy(ctx context.Context, tx pgx.Tx, cmd *schemas.TicketComma
 		cmd = next
 	}
 
-	ticketID, created, err := upsertTicket(ctx, tx, cmd, at)
+	w, err := writeCommand(ctx, tx, cmd, at)
 	if err != nil {
 		return err
 	}
-	inserted, err := insertMessage(ctx, tx, ticketID, cmd, at)
-	if err != nil {
-		return err
+	return finishCommand(ctx, tx, cmd, w, now)
+}
+
+// receivedAt returns the time stamped on the rows of cmd: its receive
+// time, or now when it has none.
+func receivedAt(cmd *schemas.TicketCommand, now time.Time) time.Time {
+	if cmd.ReceivedAt.IsZero() {
+		return now
 	}
-	if !inserted {
+	return cmd.ReceivedAt
+}
+
+// finishCommand runs the statements that writeCommand leaves to the rare
+// cases: the reroute check of a replayed create, and the link of a new
+// ticket to an earlier one.
+func finishCommand(ctx context.Context, tx pgx.Tx, cmd *schemas.TicketCommand, w written, now time.Time) error {
+	if !w.inserted {
 		if cmd.Action == ActionCreate {
-			return rerouteReplay(ctx, tx, ticketID, cmd, now)
+			return rerouteReplay(ctx, tx, w.ticketID, cmd, now)
 		}
 		return nil
 	}
-
-	if created {
-		if cmd.LinkedTicketRef != "" {
-			if err := setLinkedTicket(ctx, tx, ticketID, cmd); err != nil {
-				return err
-			}
-		}
-		if err := insertEvent(ctx, tx, ticketID, EventCreated, cmd.EventID+"/"+EventCreated, at, createdPayload(cmd)); err != nil {
-			return err
-		}
-		return insertEvent(ctx, tx, ticketID, EventRouted, cmd.EventID+"/"+EventRouted, at, routedPayload(cmd))
-	}
-
-	if err := insertEvent(ctx, tx, ticketID, EventReplied, cmd.EventID+"/"+EventReplied, at, repliedPayload(cmd)); err != nil {
-		return err
-	}
-	const touch = `UPDATE tickets SET updated_at = GREATEST(updated_at, $2) WHERE id = $1`
-	if _, err := tx.Exec(ctx, touch, ticketID, at); err != nil {
-		return fmt.Errorf("updating ticket %s/%s: %w", cmd.Tenant, cmd.TicketRef, err)
+	if w.created && cmd.LinkedTicketRef != "" {
+		return setLinkedTicket(ctx, tx, w.ticketID, cmd)
 	}
 	return nil
-}
-
-// upsertTicket inserts the ticket of cmd unless one with the same tenant
-// and ticketRef exists, and returns its ID and whether it was inserted.
-// The first branch of the query returns the inserted row, and the second
-// returns the existing one, which the first cannot see within the same
-// statement.
-func upsertTicket(ctx context.Context, tx pgx.Tx, cmd *schemas.TicketCommand, at time.Time) (id int64, created bool, err error) {
-	const query = `WITH inserted AS (
-		INSERT INTO tickets (tenant, ticket_ref, external_id, queue, priority, tags,
-			requester_name, requester_address, subject, created_at, updated_at,
-			reason_kind, reason_rule_id, ruleset_version, model_version,
-			reason_top_labels, reason_threshold, reason_detail)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13, $14, $15, $16, $17)
-		ON CONFLICT (tenant, ticket_ref) DO NOTHING
-		RETURNING id
-	)
-	SELECT id, true FROM inserted
-	UNION ALL
-	SELECT id, false FROM tickets WHERE tenant = $1 AND ticket_ref = $2
-	LIMIT 1`
-
-	tags := cmd.Tags
-	if tags == nil {
-		tags = []string{}
-	}
-	topLabels, err := encodeTopLabels(cmd.Reason.TopLabels)
-	if err != nil {
-		return 0, false, fmt.Errorf("encoding the top labels of command %s: %w", cmd.EventID, err)
-	}
-	err = tx.QueryRow(ctx, query,
-		cmd.Tenant, cmd.TicketRef, cmd.MessageID, cmd.Queue, cmd.Priority, tags,
-		cmd.Requester.Name, cmd.Requester.Address, cmd.Subject, at,
-		cmd.Reason.Kind, cmd.Reason.RuleID, cmd.Reason.RulesetVersion, cmd.Reason.ModelVersion,
-		topLabels, cmd.Reason.Threshold, cmd.Reason.Detail,
-	).Scan(&id, &created)
-	if err != nil {
-		return 0, false, fmt.Errorf("upserting ticket %s/%s: %w", cmd.Tenant, cmd.TicketRef, err)
-	}
-	return id, created, nil
-}
-
-// insertMessage inserts the inbound message of cmd and reports whether it
-// was new.
-func insertMessage(ctx context.Context, tx pgx.Tx, ticketID int64, cmd *schemas.TicketCommand, at time.Time) (bool, error) {
-	const query = `INSERT INTO ticket_messages (ticket_id, message_id, event_id, direction,
-			subject, text, reply_text, attachments, raw_storage_key, received_at)
-		VALUES ($1, $2, $3, 'inbound', $4, $5, $6, $7, $8, $9)
-		ON CONFLICT (event_id) DO NOTHING`
-
-	attachments, err := json.Marshal(attachmentsOrEmpty(cmd.Attachments))
-	if err != nil {
-		return false, fmt.Errorf("encoding the attachments of %s: %w", cmd.EventID, err)
-	}
-	var rawKey *string
-	if cmd.Raw != nil && cmd.Raw.Key != "" {
-		rawKey = &cmd.Raw.Key
-	}
-	tag, err := tx.Exec(ctx, query, ticketID, cmd.MessageID, cmd.EventID,
-		cmd.Subject, cmd.Text, cmd.ReplyText, string(attachments), rawKey, at)
-	if err != nil {
-		return false, fmt.Errorf("inserting message of command %s into ticket %s/%s: %w", cmd.EventID, cmd.Tenant, cmd.TicketRef, err)
-	}
-	return tag.RowsAffected() == 1, nil
 }
 
 // insertEvent inserts one ticket event unless its event ID exists.
@@ -220,9 +149,32 @@ func routedPayload(cmd *schemas.TicketCommand) map[string]any {
 		"queue":         cmd.Queue,
 		"priority":      cmd.Priority,
 		"tags":          cmd.Tags,
-		"reason":        cmd.Reason,
+		"reason":        finiteReason(cmd.Reason),
 		"skipAutoReply": cmd.SkipAutoReply,
 	}
+}
+
+// finiteReason returns r with each NaN or infinite threshold and
+// probability set to 0, as encodeTopLabels stores them, because JSON has
+// no such numbers and a payload that fails to encode fails the batch on
+// every retry. writeCommand encodes the routed payload of every command,
+// appends included.
+func finiteReason(r schemas.Reason) schemas.Reason {
+	if math.IsNaN(r.Threshold) || math.IsInf(r.Threshold, 0) {
+		r.Threshold = 0
+	}
+	if len(r.TopLabels) == 0 {
+		return r
+	}
+	labels := make([]schemas.LabelScore, len(r.TopLabels))
+	for i, l := range r.TopLabels {
+		labels[i] = l
+		if math.IsNaN(l.Probability) || math.IsInf(l.Probability, 0) {
+			labels[i].Probability = 0
+		}
+	}
+	r.TopLabels = labels
+	return r
 }
 
 // repliedPayload is the payload of a "replied" event: the follow-up

@@ -164,41 +164,11 @@ func (s *Sink) applyBatch(ctx context.Context, parts []partitionItems, isolate b
 	now := s.cfg.Now()
 	var dead []deadLetter
 	for _, p := range parts {
-		stored, err := lockOffset(ctx, tx, s.cfg.Group, s.cfg.Topic, p.partition)
+		partDead, err := s.applyPartition(ctx, tx, p, now, isolate, &res)
 		if err != nil {
 			return res, err
 		}
-		next := stored
-		for _, it := range p.items {
-			if it.rec.Offset < stored {
-				res.skipped++
-				continue
-			}
-			next = it.rec.Offset + 1
-			if it.control {
-				res.markers++
-				continue
-			}
-
-			fault := it.fault
-			if fault == nil {
-				itemCtx, span := tracing.StartRecord(ctx, tracing.SpanSinkPostgres, it.rec, tracing.Tenant(it.cmd.Tenant))
-				fault, err = s.applyItem(itemCtx, tx, it.cmd, now, isolate)
-				tracing.End(span, errors.Join(fault, err))
-				if err != nil {
-					return res, err
-				}
-			}
-			if fault != nil {
-				dead = append(dead, s.newDeadLetter(it, fault, now))
-				continue
-			}
-			res.applied++
-			res.receivedAt = append(res.receivedAt, it.cmd.ReceivedAt)
-		}
-		if err := storeOffset(ctx, tx, s.cfg.Group, s.cfg.Topic, p.partition, next); err != nil {
-			return res, err
-		}
+		dead = append(dead, partDead...)
 	}
 
 	if err := s.insertOutbox(ctx, tx, dead); err != nil {
@@ -212,6 +182,75 @@ func (s *Sink) applyBatch(ctx context.Context, parts []partitionItems, isolate b
 	}
 	res.deadLetters = len(dead)
 	return res, nil
+}
+
+// applyPartition writes the records of p from its stored offset on, and
+// stores its next offset, in tx. It returns the dead letters of the
+// records that cannot be applied. Outside isolation, consecutive create
+// commands for distinct tickets go to PostgreSQL in one pipeline
+// (createRun); every other command is written on its own.
+func (s *Sink) applyPartition(ctx context.Context, tx pgx.Tx, p partitionItems, now time.Time, isolate bool, res *batchResult) ([]deadLetter, error) {
+	stored, err := lockOffset(ctx, tx, s.cfg.Group, s.cfg.Topic, p.partition)
+	if err != nil {
+		return nil, err
+	}
+
+	next := stored
+	var dead []deadLetter
+	var creates createRun
+	for _, it := range p.items {
+		if it.rec.Offset < stored {
+			res.skipped++
+			continue
+		}
+		next = it.rec.Offset + 1
+		if it.control {
+			res.markers++
+			continue
+		}
+
+		if it.fault == nil && !isolate && it.cmd.Action == ActionCreate {
+			if creates.full() || creates.has(it.cmd) {
+				if err := s.writeCreates(ctx, tx, &creates, now, res); err != nil {
+					return nil, err
+				}
+			}
+			creates.add(it)
+			continue
+		}
+		if err := s.writeCreates(ctx, tx, &creates, now, res); err != nil {
+			return nil, err
+		}
+
+		fault := it.fault
+		if fault == nil {
+			itemCtx, span := tracing.StartRecord(ctx, tracing.SpanSinkPostgres, it.rec, tracing.Tenant(it.cmd.Tenant))
+			fault, err = s.applyItem(itemCtx, tx, it.cmd, now, isolate)
+			tracing.End(span, errors.Join(fault, err))
+			if err != nil {
+				return nil, err
+			}
+		}
+		if fault != nil {
+			dead = append(dead, s.newDeadLetter(it, fault, now))
+			continue
+		}
+		res.add(it.cmd)
+	}
+
+	if err := s.writeCreates(ctx, tx, &creates, now, res); err != nil {
+		return nil, err
+	}
+	if err := storeOffset(ctx, tx, s.cfg.Group, s.cfg.Topic, p.partition, next); err != nil {
+		return nil, err
+	}
+	return dead, nil
+}
+
+// add counts cmd as written.
+func (res *batchResult) add(cmd *schemas.TicketCommand) {
+	res.applied++
+	res.receivedAt = append(res.receivedAt, cmd.ReceivedAt)
 }
 
 // applyItem writes one command. Outside isolation it returns any error as
