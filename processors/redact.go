@@ -8,7 +8,9 @@ import (
 // Redact replaces personal data and credentials in the subject, text, HTML,
 // reply text and attachment texts of a message with typed placeholders:
 // [EMAIL], [PHONE], [CARD], [IBAN], [SSN], [IP], [SECRET] and [PASSWORD].
-// The detectors and the rule each one follows are in redact_detectors.go.
+// redact_detectors.go lists the detectors and contains the email rule.
+// redact_secrets.go, redact_numbers.go and redact_phone.go contain the
+// others.
 //
 // It adds to m.Email.PII the number of distinct values found per kind
 // (email, phone, card, iban, ssn, ip, secret, password), so an address that
@@ -28,22 +30,28 @@ func (r *Redact) Name() string { return "redact" }
 
 // Process redacts m.Email in place. It never fails and always continues.
 func (r *Redact) Process(ctx context.Context, m *Message) (Result, error) {
-	seen := map[string]map[string]bool{} // kind -> normalized value -> found
+	var seen piiSeen
 	e := &m.Email
+	st := getRedactState()
+	defer st.release()
 
-	e.Subject = redactText(e.Subject, seen)
-	e.Text = redactText(e.Text, seen)
-	e.HTML = redactText(e.HTML, seen)
-	e.ReplyText = redactText(e.ReplyText, seen)
+	// The reply text usually starts the text, so it goes right after it
+	// and takes its index from it. The order changes no field's output.
+	e.Subject = st.redact(e.Subject, &seen, false)
+	e.Text = st.redact(e.Text, &seen, true)
+	e.ReplyText = st.redact(e.ReplyText, &seen, false)
+	e.HTML = st.redact(e.HTML, &seen, false)
 	for i := range e.Attachments {
-		e.Attachments[i].Text = redactText(e.Attachments[i].Text, seen)
+		e.Attachments[i].Text = st.redact(e.Attachments[i].Text, &seen, false)
 	}
 
 	if e.PII == nil {
 		e.PII = map[string]int32{}
 	}
-	for kind, values := range seen {
-		e.PII[kind] += int32(len(values))
+	for di, n := range seen.counts {
+		if n > 0 {
+			e.PII[piiDetectors[di].kind] += int32(n)
+		}
 	}
 	return Continue, nil
 }
@@ -51,67 +59,42 @@ func (r *Redact) Process(ctx context.Context, m *Message) (Result, error) {
 // RedactText returns s with every detected item replaced by its
 // placeholder, and the number of distinct items found per kind.
 func RedactText(s string) (string, map[string]int) {
-	seen := map[string]map[string]bool{}
-	out := redactText(s, seen)
-	counts := make(map[string]int, len(seen))
-	for kind, values := range seen {
-		counts[kind] = len(values)
+	var seen piiSeen
+	out := redactText(s, &seen)
+	counts := map[string]int{}
+	for di, n := range seen.counts {
+		if n > 0 {
+			counts[piiDetectors[di].kind] = n
+		}
 	}
 	return out, counts
 }
 
-// maxRedactPasses bounds the passes of redactText over one text, so that
-// a text whose replacements keep forming new items cannot loop forever.
-const maxRedactPasses = 4
-
-// redactText runs every detector over s in order, again and again until a
-// pass finds nothing, and records the normalized values it replaced in
-// seen. A second pass finds something only where a replacement made a new
-// item out of its neighbors. For example, a phone number replaced after
-// the IP detector ran can leave "[PHONE]::1", an IPv6 address. And the
-// word in "[PHONE]" counts as a phone label for a number right after it.
-//
-// The detectors read candidate offsets from a redactIndex built once per
-// text and updated after each replacement, so a pass that finds nothing
-// costs no scan of the text. The fixpoint stays because the examples above
-// need it.
-//
-// NOTE: a text that still changes after maxRedactPasses passes is returned
-// as it is then, and redacting it again may find more.
-func redactText(s string, seen map[string]map[string]bool) string {
-	if s == "" {
-		return s
-	}
-	ix := newRedactIndex(s)
-	for range maxRedactPasses {
-		out := redactPass(s, seen, ix)
-		if out == s {
-			break
-		}
-		s = out
-	}
-	return s
+// piiSeen holds the distinct normalized values found per detector, so
+// that an item found in several fields counts once.
+type piiSeen struct {
+	values map[piiValue]struct{}
+	counts [piiDetectorCount]int
 }
 
-// redactPass runs every detector over s once, in order, and keeps ix
-// indexing the text each detector reads.
-func redactPass(s string, seen map[string]map[string]bool, ix *redactIndex) string {
-	for _, d := range piiDetectors {
-		matches := dropOverlaps(d.find(s, ix))
-		if len(matches) == 0 {
-			continue
-		}
-		if seen[d.kind] == nil {
-			seen[d.kind] = map[string]bool{}
-		}
-		s = replaceMatches(s, matches, d.placeholder, seen[d.kind])
-		ix.update(s, matches, d.placeholder)
+type piiValue struct {
+	detector int // index in piiDetectors
+	value    string
+}
+
+func (ps *piiSeen) add(detector int, value string) {
+	if ps.values == nil {
+		ps.values = make(map[piiValue]struct{}, 16)
 	}
-	return s
+	key := piiValue{detector, value}
+	if _, ok := ps.values[key]; !ok {
+		ps.values[key] = struct{}{}
+		ps.counts[detector]++
+	}
 }
 
 // replaceMatches replaces the sorted, non-overlapping matches in s.
-func replaceMatches(s string, matches []piiMatch, placeholder string, seen map[string]bool) string {
+func replaceMatches(s string, matches []piiMatch, placeholder string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	last := 0
@@ -119,7 +102,6 @@ func replaceMatches(s string, matches []piiMatch, placeholder string, seen map[s
 		b.WriteString(s[last:m.start])
 		b.WriteString(placeholder)
 		last = m.end
-		seen[m.value] = true
 	}
 	b.WriteString(s[last:])
 	return b.String()
@@ -129,9 +111,13 @@ func replaceMatches(s string, matches []piiMatch, placeholder string, seen map[s
 // free-text field bound for chat and analytics, so no address leaks there
 // even when the chain ran without Redact.
 func scrubAddresses(s string) string {
-	matches := findEmails(s, nil)
+	if strings.IndexByte(s, '@') < 0 {
+		return s
+	}
+	ix := redactIndex{s: s, ats: appendByteOffsets(nil, s, '@')}
+	matches := findEmails(nil, s, &ix)
 	if len(matches) == 0 {
 		return s
 	}
-	return replaceMatches(s, matches, "[EMAIL]", map[string]bool{})
+	return replaceMatches(s, matches, "[EMAIL]")
 }

@@ -1,30 +1,37 @@
 package processors
 
 import (
-	"regexp"
+	"math/bits"
 	"slices"
 	"strings"
 )
 
-// redactIndex lists the offsets in one text where the digit-based and the
-// keyword-based detectors start looking, so that each detector visits only
-// the segments around them instead of every byte of the text.
+// redactIndex lists the offsets in one text where the detectors start
+// looking, so that each detector visits only the segments around them
+// instead of every byte of the text.
 //
-// It is built with one scan when a text first enters redactText, and
-// update keeps it valid after each replacement without scanning again.
-// A replacement drops the offsets inside the replaced ranges and shifts
-// the offsets after them. Placeholders contain no digit, but "[PASSWORD]"
-// and "[SECRET]" contain keywords, and a new digit run or keyword may start
-// right after a placeholder.
+// build fills it with one scan of the text, and apply keeps it valid after
+// replacements without scanning again. A replacement drops the offsets
+// inside the replaced range and shifts the offsets after it. Placeholders
+// contain no digit, "@" or ":", but "[PASSWORD]" is an anchor, and a new
+// digit run or anchor may start right after a placeholder.
 type redactIndex struct {
 	s string
 	// digitRuns holds the offset of the first digit of every run of
 	// ASCII digits, in increasing order.
 	digitRuns []int
-	// keywords holds, in increasing order, the offsets where \b holds
-	// and one of foldKeywords (as prefixFold compares) or of
-	// literalKeywords starts.
-	keywords []int
+	// anchors holds, in increasing order, the offsets where anchorAt
+	// holds: where a match of the authorization, issuer prefix, key
+	// assignment or password patterns may start.
+	anchors []int
+	// ats and colons hold the offsets of every "@" and ":", in increasing
+	// order.
+	ats    []int
+	colons []int
+	// found collects anchors out of order while build runs.
+	found []int
+	// filter, when not nil, limits the segments that detectors read.
+	filter *spanFilter
 }
 
 // foldKeywords are the lower-case words that the matches of the
@@ -41,46 +48,233 @@ var literalKeywords = []string{
 	"xox", "glpat-", "AIza", "sk-", "eyJ",
 }
 
-// Bits of indexByteClass.
-const (
-	classDigit   = 1 << iota // an ASCII digit
-	classWord                // an ASCII word character, as \b counts them
-	classKeyword             // the first byte of a keyword
-)
+// anchorAt reports whether a match of the keyword patterns may start at
+// s[k]: \b holds there, a keyword starts there, and it is one that
+// build finds cheaply. Checking every word for a keyword would cost more
+// than the rest of Redact, so build looks for each kind by a rarer mark:
+//
+//   - a word that starts with "b", "p" or "A": "bearer", the password
+//     labels, "pk_", "AKIA", "ASIA", "AIza" and capitalized key names;
+//   - a key name followed by an optional quote, white space and ":" or
+//     "=" (assignmentFollows), found from the ":" or "=": every match of
+//     the key assignment pattern and of "authorization:";
+//   - an issuer prefix, found from its "_", "-" or "J".
+//
+// Every match of the keyword patterns starts at such an offset.
+func anchorAt(s string, k int) bool {
+	if !wordBoundaryAt(s, k) || !keywordAt(s, k) {
+		return false
+	}
+	switch s[k] {
+	case 'b', 'B', 'p', 'P', 'A':
+		return true
+	}
+	return issuerPrefixAt(s, k) || assignmentFollows(s, k)
+}
 
-// indexByteClass holds the class bits of each byte.
-var indexByteClass = func() (table [256]uint8) {
-	for c := range 256 {
-		if isDigit(byte(c)) {
-			table[c] |= classDigit
+// issuerMarks are the offsets of the "_", "-" or "J" in the issuer
+// prefixes that need one. "sk_", "rk_", "sk-" and "eyJ" have it at 2,
+// "gh?_" at 3, "xox?-" at 4, "glpat-" at 5 and "github_pat_" at 6 and 10.
+// The prefixes that start with "p" or "A" need none.
+var issuerMarks = []int{2, 3, 4, 5, 6, 10}
+
+// issuerPrefixAt reports whether an issuer prefix with a mark starts at
+// s[k].
+func issuerPrefixAt(s string, k int) bool {
+	rest := s[k:]
+	if len(rest) < 3 {
+		return false
+	}
+	switch rest[0] {
+	case 's', 'r':
+		return rest[1] == 'k' && (rest[2] == '_' || rest[2] == '-' && rest[0] == 's')
+	case 'e':
+		return rest[1] == 'y' && rest[2] == 'J'
+	case 'g':
+		if len(rest) >= 4 && rest[1] == 'h' && strings.IndexByte("pousr", rest[2]) >= 0 && rest[3] == '_' {
+			return true
 		}
-		if isASCIIWordByte(byte(c)) {
-			table[c] |= classWord
+		return strings.HasPrefix(rest, "github_pat_") || strings.HasPrefix(rest, "glpat-")
+	case 'x':
+		return len(rest) >= 5 && rest[1] == 'o' && rest[2] == 'x' && strings.IndexByte("abporse", rest[3]) >= 0 && rest[4] == '-'
+	}
+	return false
+}
+
+// newRedactIndex returns the index of s.
+func newRedactIndex(s string) *redactIndex {
+	ix := &redactIndex{}
+	ix.build(s)
+	return ix
+}
+
+// build makes ix the index of s, reusing its slices.
+func (ix *redactIndex) build(s string) {
+	ix.s = s
+	ix.digitRuns = ix.digitRuns[:0]
+	ix.anchors = ix.anchors[:0]
+	ix.ats = appendByteOffsets(ix.ats[:0], s, '@')
+	ix.colons = appendByteOffsets(ix.colons[:0], s, ':')
+	ix.scanDigitsAndWords(s)
+
+	// The anchors found from the bytes after them, out of order.
+	ix.found = ix.found[:0]
+	for _, p := range ix.colons {
+		ix.found = appendAssignedKeys(ix.found, s, p)
+	}
+	for from := 0; ; {
+		j := strings.IndexByte(s[from:], '=')
+		if j < 0 {
+			break
 		}
-		if len(keywordsByFirstByte[c]) > 0 {
-			table[c] |= classKeyword
+		ix.found = appendAssignedKeys(ix.found, s, from+j)
+		from += j + 1
+	}
+	for _, c := range []byte{'_', '-', 'J'} {
+		for from := 0; ; {
+			j := strings.IndexByte(s[from:], c)
+			if j < 0 {
+				break
+			}
+			p := from + j
+			for _, off := range issuerMarks {
+				if k := p - off; k >= 0 && anchorAt(s, k) {
+					ix.found = append(ix.found, k)
+				}
+			}
+			from = p + 1
 		}
 	}
-	return table
-}()
+	ix.anchors = mergeOffsets(ix.anchors, ix.found)
+}
 
-// newRedactIndex scans s once.
-func newRedactIndex(s string) *redactIndex {
-	ix := &redactIndex{s: s}
-	var prev uint8
-	for i := 0; i < len(s); i++ {
-		class := indexByteClass[s[i]]
-		if class&^prev&classDigit != 0 {
+// appendAssignedKeys appends the anchors in the key name before the ":"
+// or "=" at s[p]: the word before it, past white space and one quote.
+func appendAssignedKeys(dst []int, s string, p int) []int {
+	j := p
+	for j > 0 && strings.IndexByte(asciiSpace, s[j-1]) >= 0 {
+		j--
+	}
+	if j > 0 && (s[j-1] == '"' || s[j-1] == '\'') {
+		j--
+	}
+	w := j
+	for w > 0 && isAssignedKeyByte(s[w-1]) {
+		w--
+	}
+	for k := w; k < j; k++ {
+		if anchorAt(s, k) {
+			dst = append(dst, k)
+		}
+	}
+	return dst
+}
+
+// isAssignedKeyByte reports whether c may be part of a key name that
+// assignmentFollows reads: an ASCII word character, "-" or a byte of a
+// non-ASCII rune.
+func isAssignedKeyByte(c byte) bool { return isASCIIWordByte(c) || c == '-' || c >= 0x80 }
+
+// mergeOffsets adds the offsets of extra (in any order, maybe repeated)
+// to sorted, keeping it sorted and without repeats.
+func mergeOffsets(sorted, extra []int) []int {
+	if len(extra) == 0 {
+		return sorted
+	}
+	slices.Sort(extra)
+	n := len(sorted)
+	for i, off := range extra {
+		if i == 0 || off != extra[i-1] {
+			sorted = append(sorted, off)
+		}
+	}
+	if n > 0 {
+		slices.Sort(sorted)
+		sorted = slices.Compact(sorted)
+	}
+	return sorted
+}
+
+// scanDigitsAndWords adds the digit runs of s and the anchors at words
+// that start with "b", "p" or "A".
+func (ix *redactIndex) scanDigitsAndWords(s string) {
+	// The scan reads 8 bytes at a time and computes, for each byte, a flag
+	// in its high bit: is it a digit, is it a word character, is it one of
+	// the letters. A digit run starts at a digit after a byte that is not
+	// one, and a word where a word character follows a byte that is not
+	// one.
+	var prevDigit, prevWord uint64 // the flags of the byte before the block, moved to byte 0
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := load64(s, i)
+		lower := x | 0x2020202020202020 // lower-case letters; no other byte lands on 'a'..'z'
+		digit := bytesBetween(x, '0'-1, '9'+1)
+		word := digit | bytesBetween(lower, 'a'-1, 'z'+1) | bytesBetween(x, '_'-1, '_'+1)
+		letters := bytesBetween(lower, 'b'-1, 'b'+1) | bytesBetween(lower, 'p'-1, 'p'+1) | bytesBetween(x, 'A'-1, 'A'+1)
+		runStarts := digit &^ (digit<<8 | prevDigit)
+		starts := letters & word &^ (word<<8 | prevWord)
+		prevDigit = digit >> 56
+		prevWord = word >> 56
+
+		for ; runStarts != 0; runStarts &= runStarts - 1 {
+			ix.digitRuns = append(ix.digitRuns, i+bits.TrailingZeros64(runStarts)>>3)
+		}
+		for ; starts != 0; starts &= starts - 1 {
+			k := i + bits.TrailingZeros64(starts)>>3
+			if k+1 >= len(s) {
+				break
+			}
+			// keywordAt's first test, inlined: most words fail it.
+			if c := s[k+1]; keywordSecondBytes[s[k]][c>>6]&(1<<(c&63)) != 0 && keywordAt(s, k) {
+				ix.anchors = append(ix.anchors, k)
+			}
+		}
+	}
+	for ; i < len(s); i++ {
+		if isDigit(s[i]) && (i == 0 || !isDigit(s[i-1])) {
 			ix.digitRuns = append(ix.digitRuns, i)
 		}
-		// A keyword starts where \b holds: at a word character after a
-		// byte that is not one, or at a Kelvin sign or long s after one.
-		if class&classKeyword != 0 && (class^prev)&classWord != 0 && keywordAt(s, i) {
-			ix.keywords = append(ix.keywords, i)
+		if c := s[i] | 0x20; (c == 'b' || c == 'p' || s[i] == 'A') && anchorAt(s, i) {
+			ix.anchors = append(ix.anchors, i)
 		}
-		prev = class
 	}
-	return ix
+}
+
+// Constants of the byte-parallel scan: a uint64 holds 8 bytes of text,
+// the first in its low byte.
+const (
+	swarOnes = 0x0101010101010101
+	swarHigh = 0x8080808080808080
+	swarLow7 = 0x7f7f7f7f7f7f7f7f
+)
+
+// load64 returns s[i:i+8] as a little-endian uint64. The compiler turns
+// it into one load.
+func load64(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// bytesBetween returns the high bit of each byte of x that is greater
+// than lo and less than hi, for lo < 0x80 and hi <= 0x80, so only ASCII
+// bytes match. Masking each byte to 7 bits first keeps the subtraction
+// and the addition from carrying into the next byte.
+func bytesBetween(x uint64, lo, hi byte) uint64 {
+	low := x & swarLow7
+	return (swarOnes*(127+uint64(hi)) - low) & ^x & (low + swarOnes*(127-uint64(lo))) & swarHigh
+}
+
+// appendByteOffsets appends the offsets of every c in s to dst.
+func appendByteOffsets(dst []int, s string, c byte) []int {
+	for from := 0; ; {
+		j := strings.IndexByte(s[from:], c)
+		if j < 0 {
+			return dst
+		}
+		dst = append(dst, from+j)
+		from += j + 1
+	}
 }
 
 // keyword is one entry of keywordsByFirstByte.
@@ -151,15 +345,15 @@ var keywordSecondBytes = func() (set [256][4]uint64) {
 // keywordAt reports whether one of the keywords starts at s[i], ignoring
 // the \b before it, which the caller checks.
 func keywordAt(s string, i int) bool {
-	candidates := keywordsByFirstByte[s[i]]
-	if len(candidates) == 0 || i+1 >= len(s) {
+	if i+1 >= len(s) {
 		return false
 	}
-	if second := s[i+1]; keywordSecondBytes[s[i]][second/64]&(1<<(second%64)) == 0 {
+	first, second := s[i], s[i+1]
+	if keywordSecondBytes[first][second/64]&(1<<(second%64)) == 0 {
 		return false
 	}
 	rest := s[i:]
-	for _, k := range candidates {
+	for _, k := range keywordsByFirstByte[first] {
 		if k.fold && prefixFold(rest, k.word) > 0 || !k.fold && strings.HasPrefix(rest, k.word) {
 			return true
 		}
@@ -174,196 +368,4 @@ func wordBoundaryAt(s string, i int) bool {
 	before := i > 0 && isASCIIWordByte(s[i-1])
 	at := i < len(s) && isASCIIWordByte(s[i])
 	return before != at
-}
-
-// update makes ix describe out, the text that replacing matches (sorted and
-// non-overlapping, each by placeholder) made from ix.s.
-func (ix *redactIndex) update(out string, matches []piiMatch, placeholder string) {
-	ix.digitRuns = shiftOffsets(ix.digitRuns, matches, placeholder, nil, func(end int) bool {
-		return end < len(out) && isDigit(out[end])
-	})
-	inner := newRedactIndex(placeholder).keywords
-	ix.keywords = shiftOffsets(ix.keywords, matches, placeholder, inner, func(end int) bool {
-		return end < len(out) && wordBoundaryAt(out, end) && keywordAt(out, end)
-	})
-	ix.s = out
-}
-
-// shiftOffsets moves offsets from the old text to the new one. Offsets
-// inside a replaced range or right after it go, and the others shift by
-// the length change. For each placeholder, the offsets inner (relative to
-// the placeholder) are added, and so is the offset right after it when
-// startsAt reports true there, because the byte before it changed.
-func shiftOffsets(offsets []int, matches []piiMatch, placeholder string, inner []int, startsAt func(newOffset int) bool) []int {
-	kept := make([]int, 0, len(offsets)+len(inner)*len(matches)+1)
-	delta := 0
-	k := 0
-	for mi, m := range matches {
-		for k < len(offsets) && offsets[k] < m.start {
-			kept = append(kept, offsets[k]+delta)
-			k++
-		}
-		for k < len(offsets) && offsets[k] <= m.end {
-			k++
-		}
-		for _, off := range inner {
-			kept = append(kept, m.start+delta+off)
-		}
-		delta += len(placeholder) - (m.end - m.start)
-		adjacent := mi+1 < len(matches) && matches[mi+1].start == m.end
-		if end := m.end + delta; !adjacent && startsAt(end) {
-			kept = append(kept, end)
-		}
-	}
-	for ; k < len(offsets); k++ {
-		kept = append(kept, offsets[k]+delta)
-	}
-	return kept
-}
-
-// byteOffsets returns the offsets of every occurrence of the bytes in set
-// in s, in increasing order.
-func byteOffsets(s string, set string) []int {
-	var offsets []int
-	for i := 0; i < len(set); i++ {
-		for from := 0; ; {
-			j := strings.IndexByte(s[from:], set[i])
-			if j < 0 {
-				break
-			}
-			offsets = append(offsets, from+j)
-			from += j + 1
-		}
-	}
-	if len(set) > 1 {
-		slices.Sort(offsets)
-	}
-	return offsets
-}
-
-// findAround returns what findAll(s) returns, visiting only the segments
-// that contain one of triggers (sorted offsets). Every segment that keep
-// accepts must contain a trigger, and triggers outside every segment are
-// skipped.
-func (sr *scopedRegexp) findAround(s string, triggers []int) [][]int {
-	var found [][]int
-	end := 0 // the end of the last segment visited
-	for _, p := range triggers {
-		if p < end || !sr.inside[s[p]] {
-			continue
-		}
-		i := p
-		for i > end && sr.inside[s[i-1]] {
-			i--
-		}
-		j := p + 1
-		for j < len(s) && sr.inside[s[j]] {
-			j++
-		}
-		end = j
-		seg := s[i:j]
-		if sr.keep != nil && !sr.keep(seg) {
-			continue
-		}
-		for _, loc := range sr.re.FindAllStringSubmatchIndex(seg, -1) {
-			for k := range loc {
-				if loc[k] >= 0 {
-					loc[k] += i
-				}
-			}
-			found = append(found, loc)
-		}
-	}
-	return found
-}
-
-// anchoredRegexp finds the matches of a pattern of the form \b(?:w1|w2…)…
-// by trying, at each offset where one of the words starts, the same
-// pattern anchored there. That returns what FindAllStringSubmatchIndex
-// over the whole text returns, because every match starts at such an
-// offset, and the leftmost-first match that starts there is the anchored
-// pattern's match.
-type anchoredRegexp struct {
-	// re is the pattern with its leading \b replaced by ^; findAll checks
-	// \b itself.
-	re *regexp.Regexp
-	// startsHere reports whether a match can start at s[k]: one of the
-	// words starts there, and what must follow it does. It may accept
-	// offsets where no match starts but must accept every one where one
-	// does.
-	startsHere func(s string, k int) bool
-	// windowEnd returns an offset that no match starting at k reaches
-	// past, such as the end of the line for patterns that never cross one.
-	windowEnd func(s string, k int) int
-}
-
-// findAll returns the matches in s, given starts: sorted offsets that
-// include every offset where \b holds and one of the pattern's words
-// starts.
-func (ar *anchoredRegexp) findAll(s string, starts []int) [][]int {
-	var found [][]int
-	end := 0
-	for _, k := range starts {
-		if k < end || !ar.startsHere(s, k) || !wordBoundaryAt(s, k) {
-			continue
-		}
-		loc := ar.re.FindStringSubmatchIndex(s[k:ar.windowEnd(s, k)])
-		if loc == nil {
-			continue
-		}
-		for i := range loc {
-			if loc[i] >= 0 {
-				loc[i] += k
-			}
-		}
-		found = append(found, loc)
-		end = loc[1]
-	}
-	return found
-}
-
-// startsWithFold returns a startsHere function that accepts offsets where
-// one of the lower-case words starts, as prefixFold compares.
-func startsWithFold(words ...string) func(s string, k int) bool {
-	return func(s string, k int) bool {
-		for _, w := range words {
-			if prefixFold(s[k:], w) > 0 {
-				return true
-			}
-		}
-		return false
-	}
-}
-
-// startsWithLiteral returns a startsHere function that accepts offsets
-// where one of prefixes starts.
-func startsWithLiteral(prefixes ...string) func(s string, k int) bool {
-	return func(s string, k int) bool {
-		for _, p := range prefixes {
-			if strings.HasPrefix(s[k:], p) {
-				return true
-			}
-		}
-		return false
-	}
-}
-
-// segmentEnd returns a windowEnd function for a pattern whose matches stay
-// inside the segments of sr.
-func segmentEnd(sr *scopedRegexp) func(s string, k int) int {
-	return func(s string, k int) int {
-		for k < len(s) && sr.inside[s[k]] {
-			k++
-		}
-		return k
-	}
-}
-
-// lineEnd returns the offset of the first line feed at or after k, or
-// len(s).
-func lineEnd(s string, k int) int {
-	if i := strings.IndexByte(s[k:], '\n'); i >= 0 {
-		return k + i
-	}
-	return len(s)
 }

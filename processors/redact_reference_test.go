@@ -148,7 +148,7 @@ var (
 	// the first two starting with "eyJ") count too.
 	refsecretPrefixRe = regexp.MustCompile(`\b(?:` +
 		`(?:sk|pk|rk)_(?:live|test)_[0-9A-Za-z]{10,}` +
-		`|(?:AKIA|ASIA)[0-9A-Z]{16}` +
+		`|(?:AKIA|ASIA)[0-9A-Z]{16}\b` + // \b added with Redact's fix: a longer token was cut after 20 characters
 		`|gh[pousr]_[0-9A-Za-z]{30,}` +
 		`|github_pat_[0-9A-Za-z_]{30,}` +
 		`|xox[abporse]-[0-9A-Za-z-]{10,}` +
@@ -183,6 +183,9 @@ func reffindSecrets(s string) []refpiiMatch {
 		}
 	}
 	for _, loc := range refsecretPrefixScoped.findAll(s) {
+		if strings.HasPrefix(s[loc[0]:], "AIza") && loc[1] < len(s) && strings.IndexByte("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-", s[loc[1]]) >= 0 {
+			continue // added with Redact's fix: a Google key must end where its token ends
+		}
 		found = append(found, refpiiMatch{loc[0], loc[1], s[loc[0]:loc[1]]})
 	}
 	for _, loc := range refsecretAssignScoped.findAll(s) {

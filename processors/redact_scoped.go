@@ -28,6 +28,25 @@ type scopedRegexp struct {
 	// keep reports whether a segment can hold a match that the detector
 	// keeps; it returns false only when none can. Nil keeps every segment.
 	keep func(seg string) bool
+	// startOK, when set, reports whether a match may hold the trigger at
+	// s[p] (see findAround). It returns false only when none can, and
+	// every segment holding a match holds a trigger it accepts.
+	startOK func(s string, p int) bool
+	// scan, when set, appends to dst what re finds in seg, faster; the
+	// pattern then has no groups.
+	scan func(seg string, dst []span) []span
+}
+
+// withScan sets sr.scan and returns sr.
+func (sr *scopedRegexp) withScan(scan func(seg string, dst []span) []span) *scopedRegexp {
+	sr.scan = scan
+	return sr
+}
+
+// withStart sets sr.startOK and returns sr.
+func (sr *scopedRegexp) withStart(startOK func(s string, p int) bool) *scopedRegexp {
+	sr.startOK = startOK
+	return sr
 }
 
 // wordBytes are the bytes that \b counts as word characters. A pattern
@@ -96,16 +115,8 @@ func (sr *scopedRegexp) findAll(s string) [][]int {
 		for j < len(s) && sr.inside[s[j]] {
 			j++
 		}
-		seg := s[i:j]
-		if sr.keep == nil || sr.keep(seg) {
-			for _, loc := range sr.re.FindAllStringSubmatchIndex(seg, -1) {
-				for k := range loc {
-					if loc[k] >= 0 {
-						loc[k] += i
-					}
-				}
-				found = append(found, loc)
-			}
+		if sr.keep == nil || sr.keep(s[i:j]) {
+			found = sr.appendMatches(found, s, i, j)
 		}
 		i = j
 	}

@@ -23,6 +23,9 @@ var redactTokens = []string{
 	"jane@example.com", "müller@bücher.de", "x@y", ".co.uk", "DE89 3704 0044 0532 0130 00", "GB82WEST12345698765432", "GB82", "WEST",
 	"4111 1111 1111 1111", "4242-4242-4242-4242", "378282246310005", "203.0.113.42", "2001:db8::8a2e:370:7334", "::1", "::ffff:192.0.2.1",
 	"1.2.3.4.5", "dead::beef", "std::io", "é", "ß", "\u00a0", "\v", "\r", "\xff", "\xc3", "—",
+	"AIzaSyA1234567890abcdefghijklmnopqrstuv", "AIzaSyA1234567890abcdefghijklmnopqrstu-", "ASIAIOSFODNN7EXAMPLE",
+	"xoxb-1234567890-abcdefghij", "glpat-abcdefghij0123456789", "github_pat_", "rk_test_", "sk-proj-",
+	"pass code", "would be", "Authorization:", "api-key", "\u212aey", "bearer", "<i class=x>", "&NBSP;", "&nb\u017fp;",
 }
 
 func randomRedactText(rng *rand.Rand) string {
@@ -63,6 +66,43 @@ func TestScopedRegexpFindsWhatRegexpFinds(t *testing.T) {
 			got, want := sr.findAll(text), sr.re.FindAllStringSubmatchIndex(text, -1)
 			if !slices.EqualFunc(got, want, slices.Equal) {
 				t.Errorf("%s in %q: scoped matches %v, regexp matches %v", name, text, got, want)
+			}
+		}
+	}
+}
+
+// TestFindAroundFindsWhatFindAllFinds checks that visiting only the
+// segments around the index's triggers that startOK accepts finds every
+// match, for each pattern and the trigger list its detector passes.
+func TestFindAroundFindsWhatFindAllFinds(t *testing.T) {
+	triggers := map[string]func(ix *redactIndex) []int{
+		"email":       func(ix *redactIndex) []int { return ix.ats },
+		"iban":        func(ix *redactIndex) []int { return ix.digitRuns },
+		"card":        func(ix *redactIndex) []int { return ix.digitRuns },
+		"ssn dashed":  func(ix *redactIndex) []int { return ix.digitRuns },
+		"ssn labeled": func(ix *redactIndex) []int { return ix.digitRuns },
+		"ipv6":        func(ix *redactIndex) []int { return ix.colons },
+		"ipv4":        func(ix *redactIndex) []int { return ix.digitRuns },
+	}
+	rng := rand.New(rand.NewPCG(13, 14))
+	texts := []string{"", "x", benchProse(rng, 4<<10), benchLogLines(rng, 4<<10)}
+	for range 20000 {
+		texts = append(texts, randomRedactText(rng))
+	}
+	for name, list := range triggers {
+		sr := scopedPatterns[name]
+		for _, text := range texts {
+			got, want := sr.findAround(text, list(newRedactIndex(text)), nil), sr.findAll(text)
+			if !slices.EqualFunc(got, want, slices.Equal) {
+				t.Errorf("%s in %q: matches around triggers %v, matches in every segment %v", name, text, got, want)
+			}
+		}
+	}
+	for _, text := range texts {
+		got := phoneCandidateScoped.findAround(text, newRedactIndex(text).digitRuns, nil)
+		for _, loc := range phoneCandidateScoped.findAll(text) {
+			if countDigits(text[loc[0]:loc[1]]) >= 8 && !slices.ContainsFunc(got, func(g []int) bool { return slices.Equal(g, loc) }) {
+				t.Errorf("phone candidate %q of %q with 8 or more digits was skipped", text[loc[0]:loc[1]], text)
 			}
 		}
 	}
@@ -184,4 +224,33 @@ func hasAnchor(t *testing.T, re *regexp.Regexp) bool {
 		return slices.ContainsFunc(n.Sub, walk)
 	}
 	return walk(tree)
+}
+
+func TestLastNewline(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	for range 20000 {
+		b := make([]byte, rng.IntN(40))
+		for i := range b {
+			b[i] = []byte{'a', '\n', 0x8a, 0x0a ^ 0x80, 0}[rng.IntN(5)]
+		}
+		if got, want := lastNewline(string(b)), strings.LastIndexByte(string(b), '\n'); got != want {
+			t.Errorf("lastNewline(%q) = %d, want %d", b, got, want)
+		}
+	}
+}
+
+func TestSecretPrefixAt(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	for range 20000 {
+		text := randomRedactText(rng)
+		for k := range len(text) {
+			want := false
+			for _, p := range literalKeywords {
+				want = want || strings.HasPrefix(text[k:], p)
+			}
+			if got := secretPrefixAt(text, k); got != want {
+				t.Errorf("secretPrefixAt(%q, %d) = %v, want %v", text, k, got, want)
+			}
+		}
+	}
 }

@@ -50,6 +50,11 @@ func TestRedactTextFindsEachKind(t *testing.T) {
 		{"bare bearer", "use bearer abcdEFGH12345678XYZ", "use bearer [SECRET]", PIISecret},
 		{"stripe key", "key sk_live_4eC39HqLyjWDarjtT1zdp7dc leaked", "key [SECRET] leaked", PIISecret},
 		{"aws key", "AKIAIOSFODNN7EXAMPLE in config", "[SECRET] in config", PIISecret},
+		{"aws key before a period", "id AKIAIOSFODNN7EXAMPLE.", "id [SECRET].", PIISecret},
+		{"aws session key", "ASIAIOSFODNN7EXAMPLE", "[SECRET]", PIISecret},
+		{"google key", "key AIzaSyA1234567890abcdefghijklmnopqrstuv ok", "key [SECRET] ok", PIISecret},
+		{"google key ending in dash", "key AIzaSyA1234567890abcdefghijklmnopqrstu- ok", "key [SECRET] ok", PIISecret},
+		{"google key in a url", "?key=AIzaSyA1234567890abcdefghijklmnopqrstuv&x=1", "?key=[SECRET]&x=1", PIISecret},
 		{"github token", "ghp_0123456789abcdefghijABCDEFGHIJ012345", "[SECRET]", PIISecret},
 		{"slack token", "xoxb-1234567890-abcdefghij", "[SECRET]", PIISecret},
 		{"api key assignment", "api_key=Zx81Kq02LmP7vT4wRb9n", "api_key=[SECRET]", PIISecret},
@@ -111,6 +116,10 @@ func TestRedactTextLeavesNearMisses(t *testing.T) {
 		{"password reset prose", "I forgot my password and need a reset"},
 		{"password prose word", "my password is incorrect, and the old password was fine."},
 		{"money", "refund of $1,234.56 on 3 items"},
+		{"aws-like prefix of a longer token", "build AKIAIOSFODNN7EXAMPLEXYZ2 done"},
+		{"aws-like prefix before lower case", "AKIAIOSFODNN7EXAMPLEabc"},
+		{"google-like prefix of a longer token", "AIzaSyA1234567890abcdefghijklmnopqrstuvWXYZ"},
+		{"google-like prefix before a dash", "AIzaSyA1234567890abcdefghijklmnopqrstuv-rest"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -148,6 +157,18 @@ func TestRedactTextIdempotent(t *testing.T) {
 	}
 	if len(counts) != 0 {
 		t.Errorf("second pass counts = %v, want none", counts)
+	}
+}
+
+// TestRedactTextSecondPass checks a number that only a second pass finds:
+// once the first number is "[PHONE]", that word labels the second one.
+func TestRedactTextSecondPass(t *testing.T) {
+	got, counts := RedactText("555-234-5678 12345678")
+	if want := "[PHONE] [PHONE]"; got != want {
+		t.Errorf("RedactText = %q, want %q", got, want)
+	}
+	if counts[PIIPhone] != 2 {
+		t.Errorf("phone count = %d, want 2 (all counts %v)", counts[PIIPhone], counts)
 	}
 }
 

@@ -44,6 +44,7 @@ TARGETS="
 ./schemas FuzzRoundTripEveryContract
 ./processors FuzzRedactText
 ./processors FuzzRedactRemovesValues
+./processors FuzzRedactMatchesReference
 "
 if [ $# -gt 0 ]; then
 	if [ $(($# % 2)) -ne 0 ]; then
