@@ -54,7 +54,11 @@ type Message struct {
 
 	Fingerprint string // set by dedupe
 	Duplicate   bool   // set by dedupe when the message was seen before
-	Decision    Decision
+	// Redact sets Redacted to true. Outputs then redacts only the short
+	// excerpt again, not the whole body, because redacting redacted text
+	// changes nothing.
+	Redacted bool
+	Decision Decision
 
 	// keywordTexts caches the folded subject and body that rule keyword
 	// conditions and Route's priority keywords read.

@@ -110,7 +110,7 @@ func notification(m *Message) schemas.Notification {
 		Priority:     d.Priority,
 		SenderDomain: senderDomain(e),
 		Subject:      redactForSharing(e.Subject),
-		Excerpt:      excerpt(redactForSharing(body), ExcerptMaxRunes),
+		Excerpt:      sharedExcerpt(m, body),
 		ReceivedAt:   e.ReceivedAt,
 	}
 }
@@ -139,6 +139,18 @@ func decisionEvent(m *Message, now time.Time) schemas.DecisionEvent {
 		ReceivedAt:   e.ReceivedAt,
 		DecidedAt:    now,
 	}
+}
+
+// sharedExcerpt returns the excerpt of body for chat. When Redact ran, the
+// body is redacted already, so only the excerpt is redacted again (white
+// space collapsed by the excerpt can join digits into a new item), and cut
+// again in case a placeholder came out longer than what it replaced.
+// Otherwise the whole body is redacted first.
+func sharedExcerpt(m *Message, body string) string {
+	if !m.Redacted {
+		return excerpt(redactForSharing(body), ExcerptMaxRunes)
+	}
+	return excerpt(redactForSharing(excerpt(body, ExcerptMaxRunes)), ExcerptMaxRunes)
 }
 
 // redactForSharing redacts text bound for chat or analytics. On text that

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"mailtriage/internal/state"
 	"mailtriage/schemas"
 	"mailtriage/topics"
 )
@@ -238,5 +239,41 @@ func assertNoAddress(t *testing.T, what string, v any) {
 	}
 	if strings.Contains(string(data), "@") {
 		t.Errorf("%s carries an address: %s", what, data)
+	}
+}
+
+// TestSharedExcerptAfterRedact runs the default chain over the benchmark
+// mix and checks that the excerpt, which redacts only its own runes when
+// Redact ran, equals the excerpt of the whole body redacted again.
+func TestSharedExcerptAfterRedact(t *testing.T) {
+	chain, err := DefaultChain(ChainConfig{RulesFile: sampleRulesFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := state.NewMemory()
+	checked := 0
+	for _, e := range benchMail(60) {
+		m := freshMessage(e, 0, store)
+		if _, err := chain.Run(t.Context(), m); err != nil {
+			t.Fatalf("chain on %s: %v", e.MessageID, err)
+		}
+		if m.Duplicate {
+			continue
+		}
+		if !m.Redacted {
+			t.Fatalf("message %s went through Redact, but Redacted is false", e.MessageID)
+		}
+		body := m.Email.ReplyText
+		if strings.TrimSpace(body) == "" {
+			body = m.Email.Text
+		}
+		got, want := sharedExcerpt(m, body), excerpt(redactForSharing(body), ExcerptMaxRunes)
+		if got != want {
+			t.Errorf("excerpt of %s:\n got  %q\n want %q", e.MessageID, got, want)
+		}
+		checked++
+	}
+	if checked != 60 {
+		t.Errorf("checked %d messages, expected all 60 of the mix", checked)
 	}
 }

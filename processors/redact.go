@@ -45,6 +45,7 @@ func (r *Redact) Process(ctx context.Context, m *Message) (Result, error) {
 		e.Attachments[i].Text = st.redact(e.Attachments[i].Text, &seen, false)
 	}
 
+	m.Redacted = true
 	if e.PII == nil {
 		e.PII = map[string]int32{}
 	}
