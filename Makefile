@@ -9,7 +9,7 @@ TEST_FLAGS ?=
 # Time per target of `make fuzz`, as go test -fuzztime takes it, e.g. 5m
 FUZZTIME ?= 60s
 
-.PHONY: build demo test test-unit stack-up stack-down stack-clean lint clean bench bench-quick fuzz fuzz-ci fault
+.PHONY: build demo test test-unit stack-up stack-down stack-clean lint clean bench bench-quick fuzz fuzz-ci fault test-faults
 
 build:
 	$(GO) build -o $(BIN) ./cmd/mailtriage
@@ -61,6 +61,9 @@ bench-quick:
 # It stops and starts stack services, so run it alone.
 fault: stack-up
 	. ./.stack/env && MAILTRIAGE_FAULT=1 $(GO) test -p 1 -count=1 -v -run Fault -timeout 40m ./e2e/
+
+# test-faults is another name for fault.
+test-faults: fault
 
 # fuzz runs each fuzz target in turn for FUZZTIME (scripts/fuzz.sh). A
 # failing input lands in testdata/fuzz/ of its package: commit it, and the
