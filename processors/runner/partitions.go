@@ -55,9 +55,13 @@ func (s *partitionStores) drop(partitions []int32) {
 func (r *Runner) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[string][]int32) {
 	for _, partition := range assigned[r.cfg.InputTopic] {
 		began := time.Now()
-		restoreCtx, cancel := context.WithTimeout(ctx, r.cfg.RestoreTimeout)
+		restoreCtx, cancel := restoreContext(ctx, r.closing, r.cfg.RestoreTimeout)
 		store, err := state.Restore(restoreCtx, r.restore, r.cfg.ChangelogTopic, partition)
 		cancel()
+		if err != nil && r.closing.Err() != nil {
+			r.log.Info("partition restore stopped by Close", "partition", partition)
+			return
+		}
 		if err != nil {
 			r.log.Error("restoring partition state failed", "partition", partition, "error", err)
 			r.fail(fmt.Errorf("restoring the state of %s partition %d: %w", r.cfg.InputTopic, partition, err))
@@ -66,6 +70,17 @@ func (r *Runner) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[str
 		r.stores.set(partition, store)
 		r.log.Info("partition assigned, state restored",
 			"partition", partition, "keys", store.Len(), "duration", time.Since(began))
+	}
+}
+
+// restoreContext returns a context for one restore that ends after
+// timeout, when ctx ends, or when closing ends, whichever comes first.
+func restoreContext(ctx, closing context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	restoreCtx, cancel := context.WithTimeout(ctx, timeout)
+	stop := context.AfterFunc(closing, cancel)
+	return restoreCtx, func() {
+		stop()
+		cancel()
 	}
 }
 

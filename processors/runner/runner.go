@@ -55,6 +55,14 @@ type Runner struct {
 	stop      context.CancelCauseFunc
 	closeOnce sync.Once
 
+	// closing is canceled first thing in Close. A partition restore runs
+	// inside franz-go's rebalance callback, whose context stays live until
+	// the group is left, and leaving the group waits for the callback; so
+	// the restore must watch closing, or Close waits for the whole
+	// restore (up to RestoreTimeout).
+	closing       context.Context
+	cancelClosing context.CancelFunc
+
 	// afterRecord, when set by a test, runs after each record is processed.
 	// An error from it makes Run return at once without ending the open
 	// transaction, as a crashed process would.
@@ -73,6 +81,7 @@ func New(cfg Config) (*Runner, error) {
 		log:    cfg.Logger.With("component", "runner", "group", cfg.Group, "input", cfg.InputTopic),
 		stores: newPartitionStores(),
 	}
+	r.closing, r.cancelClosing = context.WithCancel(context.Background())
 	if cfg.Metrics != nil {
 		r.cfg.Chain = r.timeChain(cfg.Chain)
 	}
@@ -223,6 +232,7 @@ func (r *Runner) fail(err error) {
 // once and concurrently with Run, which then returns ErrClosed.
 func (r *Runner) Close() {
 	r.closeOnce.Do(func() {
+		r.cancelClosing()
 		r.fatalMu.Lock()
 		if r.stop != nil {
 			r.stop(ErrClosed)

@@ -425,3 +425,31 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 	r.Close()
 	r.Close() // Close is idempotent
 }
+
+// TestRestoreContextEndsOnClose checks that a restore's context ends when
+// the runner closes, although the rebalance callback's context lives on.
+func TestRestoreContextEndsOnClose(t *testing.T) {
+	closing, closeRunner := context.WithCancel(context.Background())
+	ctx, cancel := restoreContext(context.Background(), closing, time.Hour)
+	defer cancel()
+	if err := ctx.Err(); err != nil {
+		t.Fatalf("restore context ended before Close: %v", err)
+	}
+	closeRunner()
+	select {
+	case <-ctx.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("restore context still live 5s after Close, expected it to end at once")
+	}
+
+	ctx, cancel = restoreContext(context.Background(), context.Background(), 10*time.Millisecond)
+	defer cancel()
+	select {
+	case <-ctx.Done():
+		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			t.Errorf("restore context ended with %v, expected the timeout", ctx.Err())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("restore context still live 5s after its 10ms timeout")
+	}
+}
