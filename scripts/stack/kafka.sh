@@ -185,8 +185,13 @@ kafka_format() {
 	local password cluster_id format_log=$KAFKA_DIR/format.log
 	password=$(kafka_password)
 	# A cluster ID is 16 random bytes in unpadded URL-safe base64, the
-	# form that 'kafka-storage random-uuid' prints.
-	cluster_id=$(openssl rand -base64 16 | tr '+/' '-_' | tr -d '=\n')
+	# form that 'kafka-storage random-uuid' prints. Like random-uuid, draw
+	# again when it starts with '-': the storage tool would read such an
+	# ID as an option and fail (one run in 64).
+	cluster_id=-
+	while [[ $cluster_id == -* ]]; do
+		cluster_id=$(openssl rand -base64 16 | tr '+/' '-_' | tr -d '=\n')
+	done
 	kafka_jvm -Xmx256m
 	log "kafka: formatting $KAFKA_DATA for cluster $cluster_id"
 	mkdir -p "$KAFKA_DATA"
