@@ -76,7 +76,14 @@ func (p *processRun) kill(t testing.TB) {
 	p.done <- nil // for the cleanup
 }
 
-// stop sends SIGTERM and waits up to 30 seconds for a clean exit.
+// stopTimeout bounds a clean exit after SIGTERM. A processor started
+// right after another was killed can be inside a group join that waits
+// for the killed member, up to the rebalance timeout (60 s in franz-go).
+const stopTimeout = 90 * time.Second
+
+// stop sends SIGTERM and waits up to stopTimeout for a clean exit. When the
+// process is still running then, it sends SIGQUIT, so that the Go runtime
+// prints every goroutine's stack into the output that the cleanup shows.
 func (p *processRun) stop(t testing.TB) {
 	t.Helper()
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -88,8 +95,14 @@ func (p *processRun) stop(t testing.TB) {
 		if err != nil {
 			t.Errorf("%s exited with %v after SIGTERM, expected status 0", p.name, err)
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s did not exit within 30s of SIGTERM", p.name)
+	case <-time.After(stopTimeout):
+		_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case err := <-p.done:
+			p.done <- err
+		case <-time.After(10 * time.Second):
+		}
+		t.Fatalf("%s did not exit within %v of SIGTERM; its goroutine stacks (SIGQUIT) are in its output below", p.name, stopTimeout)
 	}
 }
 
