@@ -78,10 +78,10 @@ func (f *flakySlack) rejected() (limited, failed int) {
 }
 
 // slackFailRate is the share of posts that the stand-in of
-// TestFaultSlackErrors rejects: 2%, a thousand failed posts in a run of
-// 50,000. The sink posts one notification at a time, as one Slack
-// webhook takes them, so each 429 stalls it for the capped Retry-After
-// of 100 ms; at 20% the waits alone took about ten minutes of the run.
+// TestFaultSlackErrors rejects: 2%, about a thousand posts in a run of
+// 50,000. The sink posts one notification at a time, so each 429 stalls
+// it for the capped Retry-After of 100 ms. At 20% these waits took about
+// ten minutes of a run here.
 const slackFailRate = 0.02
 
 // TestFaultSlackErrors runs the pipeline against a Slack stand-in that

@@ -69,12 +69,10 @@ func endOffsets(ctx context.Context, t testing.TB, adm *kadm.Client, names ...st
 }
 
 // stableOffsets lists the last stable offsets of the topics once every
-// transaction written before the call is decided: everything below them
-// is committed or aborted. A transaction coordinator writes the commit
-// markers to the output partitions after the group's offsets become
-// visible, so a plain ListCommittedOffsets right after a group caught up
-// can still stop short of the last transaction; this waits for the
-// stable offsets to reach the end offsets listed first.
+// transaction written before the call is committed or aborted. The
+// coordinator writes commit markers to the output partitions after the
+// group's offsets become visible, so it waits for the stable offsets to
+// reach the end offsets listed first.
 func stableOffsets(ctx context.Context, t testing.TB, adm *kadm.Client, names ...string) kadm.ListedOffsets {
 	t.Helper()
 	ends := endOffsets(ctx, t, adm, names...)
